@@ -1,0 +1,3 @@
+from agentlytics.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The HTTP surface: thin handlers that parse, call the core and shape the answer."""

@@ -1,0 +1,97 @@
+"""Helpers every HTTP handler uses: JSON in and out, credentials, the request context."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import anyio.to_thread
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from agentlytics.app import Services
+from agentlytics.errors import ValidationError
+from agentlytics.ingest.draft import RequestContext
+from agentlytics.ingest.privacy import client_ip
+from agentlytics.projects.service import Principal
+
+T = TypeVar("T")
+_encoder = msgspec.json.Encoder()
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+class JSON(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return _encoder.encode(content)
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> JSON:
+    return JSON(data, status_code=status, headers=headers)
+
+
+async def read_json(request: Request) -> Any:
+    """The body as JSON, whatever the content type (beacons send text/plain).
+
+    Raises:
+        ValidationError: an empty body or one that is not JSON (INVALID_JSON).
+    """
+    body = await request.body()
+    if not body.strip():
+        raise ValidationError("the request body is empty; send a JSON object", code="INVALID_JSON")
+    try:
+        return msgspec.json.decode(body)
+    except msgspec.DecodeError as exc:
+        raise ValidationError(f"the request body is not valid JSON: {exc}", code="INVALID_JSON") from None
+
+
+async def read_object(request: Request) -> dict[str, Any]:
+    data = await read_json(request)
+    if not isinstance(data, dict):
+        raise ValidationError("the request body must be a JSON object", code="INVALID_JSON")
+    return data
+
+
+def convert(data: Any, kind: type[T]) -> T:
+    """Check a decoded body against a typed struct, with an error that names the field."""
+    try:
+        return msgspec.convert(data, kind)
+    except msgspec.ValidationError as exc:
+        raise ValidationError(str(exc), code="MISSING_FIELDS" if "missing" in str(exc) else "INVALID_FIELD") from None
+
+
+def api_key(request: Request) -> str | None:
+    """A secret key from ``X-API-Key``, ``Authorization: Bearer`` or ``?key=``."""
+    key = request.headers.get("x-api-key")
+    if key:
+        return key.strip()
+    auth = request.headers.get("authorization", "")
+    if auth[:7].lower() == "bearer ":
+        return auth[7:].strip()
+    return request.query_params.get("key")
+
+
+def principal(request: Request) -> Principal:
+    return services(request).projects.authenticate(api_key(request))
+
+
+def request_context(request: Request) -> RequestContext:
+    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in request.scope["headers"]}
+    peer = request.client.host if request.client else None
+    trust = services(request).settings.trust_proxy_headers
+    return RequestContext(
+        headers=headers,
+        client_ip=client_ip(headers, peer, trust),
+        received_at=int(time.time() * 1000),
+    )
+
+
+async def in_thread(fn: Callable[..., T], *args: Any) -> T:
+    """Run blocking work (a query, a metadata write) off the event loop."""
+    return await anyio.to_thread.run_sync(fn, *args)

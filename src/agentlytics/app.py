@@ -1,0 +1,112 @@
+"""Composition root: builds the services from settings and the ASGI app from the services.
+
+This is the only module that picks adapters; everything else receives what it needs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+
+from agentlytics.ingest.geo import GeoResolver
+from agentlytics.ingest.pipeline import Ingestor
+from agentlytics.ingest.privacy import VisitorHasher
+from agentlytics.projects.service import ProjectService
+from agentlytics.settings import Settings
+from agentlytics.storage import registry
+from agentlytics.storage.ports import Coordinator, EventStore, MetaStore
+
+log = logging.getLogger("agentlytics")
+
+
+@dataclass
+class Services:
+    settings: Settings
+    events: EventStore
+    meta: MetaStore
+    coord: Coordinator
+    projects: ProjectService
+    ingest: Ingestor
+    #: printed once at first start when no AGENTLYTICS_API_KEY was given
+    bootstrap_key: str | None = None
+    #: extra start/stop hooks registered by surfaces (e.g. the MCP session manager)
+    lifespans: list[Callable[[], contextlib.AbstractAsyncContextManager[None]]] = field(
+        default_factory=list
+    )
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    async def aclose(self) -> None:
+        self.events.close()
+        await self.coord.close()
+        self.meta.close()
+
+
+def _salt_store(meta: MetaStore) -> tuple[Callable[[], dict[str, bytes]], Callable[[dict[str, bytes]], None]]:
+    def load() -> dict[str, bytes]:
+        raw = meta.get_state("visitor_salts")
+        return {day: bytes.fromhex(salt) for day, salt in json.loads(raw or "{}").items()}
+
+    def save(salts: dict[str, bytes]) -> None:
+        meta.set_state("visitor_salts", json.dumps({d: s.hex() for d, s in salts.items()}))
+
+    return load, save
+
+
+def build_services(settings: Settings) -> Services:
+    """Open the stores named by the settings and wire the core services."""
+    meta = registry.open_meta_store(settings)
+    events = registry.open_event_store(settings)
+    coord = registry.open_coordinator(settings)
+    projects = ProjectService(meta, events, settings)
+    bootstrap_key = projects.bootstrap()
+    load, save = _salt_store(meta)
+    ingest = Ingestor(
+        events,
+        coord,
+        settings,
+        geo=GeoResolver(settings.geoip_db or None),
+        hasher=VisitorHasher(load=load, save=save),
+    )
+    return Services(
+        settings=settings,
+        events=events,
+        meta=meta,
+        coord=coord,
+        projects=projects,
+        ingest=ingest,
+        bootstrap_key=bootstrap_key,
+    )
+
+
+def create_app(services: Services) -> Starlette:
+    """The ASGI app: every surface mounted on the same services."""
+    from agentlytics.api.errors import EXCEPTION_HANDLERS
+    from agentlytics.api.middleware import BodyLimitMiddleware, IngestCorsMiddleware
+    from agentlytics.api.routes import build_routes
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            for hook in services.lifespans:
+                await stack.enter_async_context(hook())
+            try:
+                yield
+            finally:
+                log.info("shutting down: committing acknowledged events")
+        await services.aclose()
+
+    app = Starlette(
+        routes=build_routes(services),
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.add_middleware(IngestCorsMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=services.settings.max_body_bytes)
+    return app

@@ -1,0 +1,22 @@
+"""The ``agentlytics`` command."""
+
+from __future__ import annotations
+
+import typer
+
+from agentlytics.cli import admin, serve
+
+app = typer.Typer(
+    name="agentlytics",
+    help="Self-hosted, agent-first analytics.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("serve")(serve.serve)
+app.add_typer(admin.keys_app, name="keys")
+app.add_typer(admin.projects_app, name="projects")
+
+
+def main() -> None:
+    app()

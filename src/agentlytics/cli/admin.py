@@ -1,0 +1,120 @@
+"""``agentlytics keys …`` and ``agentlytics projects …``: manage a data directory offline."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from agentlytics.cli.options import Config, DataDir, console, out, settings_from
+from agentlytics.errors import AgentlyticsError
+from agentlytics.model.project import Account
+from agentlytics.projects.service import ProjectService
+from agentlytics.storage import registry
+
+keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+projects_app = typer.Typer(help="Create and list projects.", no_args_is_help=True)
+
+AccountOpt = Annotated[
+    str | None, typer.Option("--account", help="Account e-mail (default: the owner).")
+]
+
+
+@contextmanager
+def _service(data_dir: str | None, config: str | None) -> Iterator[ProjectService]:
+    settings = settings_from(config, data_dir=data_dir)
+    meta = registry.open_meta_store(settings)
+    service = ProjectService(meta, None, settings)
+    service.bootstrap()
+    try:
+        yield service
+    except AgentlyticsError as exc:
+        console.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from None
+    finally:
+        meta.close()
+
+
+def _account(service: ProjectService, email: str | None) -> Account:
+    account = service.meta.get_account_by_email(email) if email else service.owner()
+    if account is None:
+        console.print(f"[red]error:[/red] no account {email or '(owner)'}")
+        raise typer.Exit(1)
+    return account
+
+
+def _when(ms: int | None) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M") if ms else "-"
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="A label for the key.")] = "cli",
+    scope: Annotated[str, typer.Option(help="read or full.")] = "read",
+    account: AccountOpt = None,
+    data_dir: DataDir = None,
+    config: Config = None,
+) -> None:
+    """Create an API key and print it once."""
+    with _service(data_dir, config) as service:
+        key, raw = service.create_api_key(_account(service, account), name, scope)
+        console.print(f"created {key.scope} key {key.id} ({key.name}); it is shown only once:")
+        out.print(raw)
+
+
+@keys_app.command("list")
+def keys_list(account: AccountOpt = None, data_dir: DataDir = None, config: Config = None) -> None:
+    """List API keys (their values are never stored, only a prefix)."""
+    with _service(data_dir, config) as service:
+        table = Table("id", "name", "scope", "prefix", "created", "revoked")
+        for key in service.list_api_keys(_account(service, account)):
+            table.add_row(
+                key.id, key.name, key.scope, key.prefix, _when(key.created_at), _when(key.revoked_at)
+            )
+        out.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: str, account: AccountOpt = None, data_dir: DataDir = None, config: Config = None
+) -> None:
+    """Revoke an API key by id (see `keys list`)."""
+    with _service(data_dir, config) as service:
+        service.revoke_api_key(_account(service, account), key_id)
+        console.print(f"revoked {key_id}")
+
+
+@projects_app.command("create")
+def projects_create(
+    name: str,
+    origins: Annotated[str, typer.Option(help="Allowed origins, comma-separated.")] = "*",
+    timezone: Annotated[str, typer.Option(help="IANA time zone for reports.")] = "UTC",
+    account: AccountOpt = None,
+    data_dir: DataDir = None,
+    config: Config = None,
+) -> None:
+    """Create a project (or show the existing one of that name) and its write key."""
+    with _service(data_dir, config) as service:
+        project, created = service.create_project(
+            _account(service, account), name, allowed_origins=origins, timezone=timezone
+        )
+        console.print("created" if created else "exists", project.id)
+        out.print(f"write key: {project.write_key}")
+
+
+@projects_app.command("list")
+def projects_list(
+    account: AccountOpt = None, data_dir: DataDir = None, config: Config = None
+) -> None:
+    """List projects with their write keys."""
+    with _service(data_dir, config) as service:
+        table = Table("id", "name", "write key", "origins", "timezone", "created")
+        for p in service.list_projects(_account(service, account)):
+            table.add_row(
+                p.id, p.name, p.write_key, p.allowed_origins, p.timezone, _when(p.created_at)
+            )
+        out.print(table)

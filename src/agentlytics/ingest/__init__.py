@@ -1,0 +1,1 @@
+"""The one ingest pipeline every surface ends in."""

@@ -1,0 +1,1 @@
+"""Adapters from each wire format to :class:`~agentlytics.ingest.draft.Draft`, one module each."""

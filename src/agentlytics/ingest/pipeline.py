@@ -1,0 +1,364 @@
+"""The ingest pipeline: every surface's events go through these steps, in this order.
+
+Per event (``EVENT_STEPS``, each a small function over a ``_Work`` record):
+    validate → normalize → put_url → put_client (user agent, bots) → put_geo →
+    put_environment → put_visitor_id
+Per request, after that:
+    rate limit (the whole batch at once) → dedupe + write (group commit) → live bus
+
+A step rejects one event by raising ``Invalid`` (the rest of the batch goes on) or drops it as
+automated traffic by raising ``DropBot``. An event is acknowledged only after the write
+returned, which is after its commit.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+import msgspec
+
+from agentlytics.errors import RateLimited
+from agentlytics.ingest import enrich
+from agentlytics.ingest.bots import classify_bot
+from agentlytics.ingest.draft import Draft, RequestContext
+from agentlytics.ingest.geo import GeoResolver
+from agentlytics.ingest.privacy import VisitorHasher
+from agentlytics.model.event import BotHit, Event
+from agentlytics.model.project import Project
+from agentlytics.settings import Settings
+from agentlytics.storage.ports import Coordinator, EventStore
+
+MAX_NAME = 200
+MAX_ID = 256
+MAX_EVENT_ID = 128
+MAX_TEXT = 2000
+MAX_MCP_PAYLOAD = 32_768
+MIN_TIMESTAMP_MS = 946_684_800_000  # 2000-01-01
+FUTURE_SKEW_MS = 5 * 60 * 1000
+PROMOTED_PROPERTIES = (
+    "url",
+    "path",
+    "title",
+    "referrer",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "language",
+    "screen",
+    "timezone",
+)
+
+
+class Invalid(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class DropBot(Exception):
+    def __init__(self, hit: BotHit) -> None:
+        super().__init__(hit.actor)
+        self.hit = hit
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    status: Literal["accepted", "duplicate", "invalid", "bot"]
+    code: str | None = None
+    message: str | None = None
+    event: Event | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "invalid"
+
+
+@dataclass(slots=True)
+class _Work:
+    draft: Draft
+    ctx: RequestContext
+    project: Project
+    properties: dict[str, Any] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+def _text(value: Any, field_name: str, limit: int) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise Invalid("INVALID_FIELD", f"{field_name} must be a string")
+    text = str(value)
+    if len(text) > limit:
+        raise Invalid("INVALID_FIELD", f"{field_name} is longer than {limit} characters")
+    return text
+
+
+def _clip(value: Any, limit: int) -> str | None:
+    if value is None or value == "" or isinstance(value, dict | list):
+        return None
+    return str(value)[:limit]
+
+
+def parse_timestamp(value: Any, received_at: int) -> int:
+    """Unix ms (seconds are recognised by size) or an ISO-8601 string; future times are clamped."""
+    if value is None or value == "":
+        return received_at
+    if isinstance(value, bool):
+        raise Invalid("INVALID_TIMESTAMP", "timestamp must be unix milliseconds or ISO-8601")
+    if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise Invalid("INVALID_TIMESTAMP", "timestamp must be a finite number")
+        ms = int(value * 1000) if abs(value) < 1e11 else int(value)
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise Invalid(
+                "INVALID_TIMESTAMP", f"timestamp {value[:40]!r} is not unix ms or ISO-8601"
+            ) from None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=datetime.now().astimezone().tzinfo)
+        ms = int(parsed.timestamp() * 1000)
+    else:
+        raise Invalid("INVALID_TIMESTAMP", "timestamp must be unix milliseconds or ISO-8601")
+    if ms < MIN_TIMESTAMP_MS:
+        raise Invalid("INVALID_TIMESTAMP", "timestamp is before the year 2000; send unix ms")
+    return min(ms, received_at + FUTURE_SKEW_MS)
+
+
+def new_event_id() -> str:
+    """A UUIDv7: time-ordered, so ids sort roughly by arrival."""
+    ms = int(time.time() * 1000)
+    rand = uuid.uuid4().int & ((1 << 74) - 1)
+    value = (ms << 80) | (0x7 << 76) | ((rand >> 62) << 64) | (0b10 << 62) | (rand & ((1 << 62) - 1))
+    return str(uuid.UUID(int=value))
+
+
+class Ingestor:
+    """Runs the pipeline. One per process; surfaces call :meth:`ingest`."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        coord: Coordinator,
+        settings: Settings,
+        *,
+        geo: GeoResolver,
+        hasher: VisitorHasher,
+    ) -> None:
+        self.store = store
+        self.coord = coord
+        self.settings = settings
+        self.geo = geo
+        self.hasher = hasher
+        self.steps: list[tuple[str, Callable[[_Work], None]]] = [
+            ("validate", self.validate),
+            ("normalize", self.normalize),
+            ("put_url", self.put_url),
+            ("put_client", self.put_client),
+            ("put_geo", self.put_geo),
+            ("put_environment", self.put_environment),
+            ("put_visitor_id", self.put_visitor_id),
+        ]
+
+    # per-event steps --------------------------------------------------------------------
+
+    def validate(self, work: _Work) -> None:
+        d = work.draft
+        if not isinstance(d.name, str) or not d.name.strip():
+            raise Invalid("MISSING_FIELDS", "event name is required (a non-empty string)")
+        if len(d.name) > MAX_NAME:
+            raise Invalid("INVALID_FIELD", f"event name is longer than {MAX_NAME} characters")
+        props = d.properties if d.properties is not None else {}
+        if not isinstance(props, dict):
+            raise Invalid("INVALID_PROPERTIES", "properties must be a JSON object")
+        if len(props) > self.settings.max_properties:
+            raise Invalid(
+                "PROPERTIES_TOO_LARGE",
+                f"{len(props)} properties; at most {self.settings.max_properties} are allowed",
+            )
+        work.properties = props
+        v = work.values
+        v["name"] = d.name.strip()
+        v["timestamp"] = parse_timestamp(d.timestamp, work.ctx.received_at)
+        v["event_id"] = _text(d.event_id, "id", MAX_EVENT_ID) or new_event_id()
+        v["user_id"] = _text(d.user_id, "user_id", MAX_ID)
+        v["anonymous_id"] = _text(d.anonymous_id, "anonymous_id", MAX_ID)
+        v["session_id"] = _text(d.session_id, "session_id", MAX_ID)
+        v["user_email"] = _clip(d.user_email, 200)
+        v["user_name"] = _clip(d.user_name, 200)
+
+    def normalize(self, work: _Work) -> None:
+        try:
+            encoded = msgspec.json.encode(work.properties)
+        except (TypeError, msgspec.EncodeError, OverflowError):
+            raise Invalid("INVALID_PROPERTIES", "properties must be JSON-encodable") from None
+        if len(encoded) > self.settings.max_properties_bytes:
+            raise Invalid(
+                "PROPERTIES_TOO_LARGE",
+                f"properties are {len(encoded)} bytes; at most "
+                f"{self.settings.max_properties_bytes} are allowed",
+            )
+        v = work.values
+        v["properties"] = encoded.decode()
+        for key in PROMOTED_PROPERTIES:
+            value = work.properties.get(key)
+            if value is not None and key not in v:
+                v[key] = _clip(value, MAX_TEXT)
+        v.update({k: val for k, val in work.draft.columns.items() if val is not None})
+        mcp = work.draft.mcp
+        if mcp:
+            v["mcp_session_id"] = _clip(mcp.get("mcp_session_id"), MAX_ID)
+            kind = mcp.get("primitive_type")
+            if kind is not None and kind not in ("tool", "resource", "prompt"):
+                raise Invalid(
+                    "INVALID_FIELD", "primitive_type must be 'tool', 'resource' or 'prompt'"
+                )
+            v["primitive_type"] = kind
+            v["primitive_name"] = _clip(mcp.get("primitive_name"), MAX_NAME)
+            latency = mcp.get("latency_ms")
+            if latency is not None:
+                if isinstance(latency, bool) or not isinstance(latency, int | float):
+                    raise Invalid("INVALID_FIELD", "latency must be a number of milliseconds")
+                v["latency_ms"] = float(latency)
+            success = mcp.get("success")
+            if success is not None and not isinstance(success, bool):
+                raise Invalid("INVALID_FIELD", "success must be true or false")
+            v["success"] = success
+            v["error"] = _clip(mcp.get("error"), MAX_TEXT)
+            v["args"] = _clip(mcp.get("args"), MAX_MCP_PAYLOAD)
+            v["result"] = _clip(mcp.get("result"), MAX_MCP_PAYLOAD)
+            v["client"] = _clip(mcp.get("client"), MAX_NAME)
+
+    def put_url(self, work: _Work) -> None:
+        v = work.values
+        host, url_path, utm = enrich.split_url(v.get("url"))
+        v["host"] = host
+        path = v.get("path") or url_path
+        v["path"] = path.split("?", 1)[0].split("#", 1)[0][:500] if path else None
+        for key, value in utm.items():
+            if not v.get(key):
+                v[key] = value
+        v["referrer_host"] = enrich.referrer_host(v.get("referrer"), host)
+
+    def put_client(self, work: _Work) -> None:
+        ua = work.ctx.user_agent
+        if work.draft.source == "browser":
+            bot = classify_bot(ua)
+            if bot is not None:
+                raise DropBot(
+                    BotHit(
+                        project_id=work.project.id,
+                        timestamp=work.values["timestamp"],
+                        category=bot.category,
+                        actor=bot.actor,
+                        name=work.values["name"],
+                    )
+                )
+        if ua and work.draft.source == "browser":
+            client = enrich.parse_user_agent(ua)
+            work.values.update(browser=client.browser, os=client.os, device=client.device)
+
+    def put_geo(self, work: _Work) -> None:
+        if work.draft.source == "browser" or work.ctx.headers.get("cf-ipcountry"):
+            work.values["country"] = self.geo.country(work.ctx.headers, work.ctx.client_ip)
+
+    def put_environment(self, work: _Work) -> None:
+        d = work.draft
+        work.values["environment"] = enrich.classify_environment(
+            d.deployment_name, d.page_origin, work.ctx.origin
+        )
+        work.values["source"] = d.source
+
+    def put_visitor_id(self, work: _Work) -> None:
+        v = work.values
+        if v.get("anonymous_id") or v.get("user_id"):
+            return
+        v["anonymous_id"] = self.hasher.visitor_id(
+            work.project.id,
+            work.ctx.client_ip or "",
+            work.ctx.user_agent or "",
+            datetime.fromtimestamp(work.ctx.received_at / 1000).astimezone(),
+        )
+
+    # the request ------------------------------------------------------------------------
+
+    def build(self, project: Project, draft: Draft, ctx: RequestContext) -> Event:
+        """Run the per-event steps. Raises Invalid or DropBot."""
+        work = _Work(draft=draft, ctx=ctx, project=project)
+        for _name, step in self.steps:
+            step(work)
+        return Event(
+            project_id=project.id, received_at=ctx.received_at, **work.values
+        )
+
+    async def check_rate(self, project: Project, count: int) -> None:
+        limit = self.settings.ingest_rate_limit
+        if limit <= 0 or count == 0:
+            return
+        decision = await self.coord.hit(f"ingest:{project.id}", count, limit, 60)
+        if not decision.allowed:
+            now = int(time.time() * 1000)
+            raise RateLimited(
+                f"Ingest rate limit exceeded ({limit} events/min). Retry after reset.",
+                retry_after=math.ceil((decision.reset_at_ms - now) / 1000),
+                reset_at_ms=decision.reset_at_ms,
+                reason="rate_limit",
+                remaining=decision.remaining,
+            )
+
+    async def ingest(
+        self, project: Project, drafts: Sequence[Draft], ctx: RequestContext
+    ) -> list[Outcome]:
+        """Validate, enrich, rate-limit and durably store a batch; one outcome per draft.
+
+        Raises:
+            RateLimited: the batch's valid events would pass the project's per-minute limit
+                (nothing of the batch is stored then).
+        """
+        outcomes: list[Outcome | None] = [None] * len(drafts)
+        events: list[tuple[int, Event]] = []
+        bots: list[BotHit] = []
+        for index, draft in enumerate(drafts):
+            try:
+                events.append((index, self.build(project, draft, ctx)))
+            except Invalid as exc:
+                outcomes[index] = Outcome("invalid", exc.code, exc.message)
+            except DropBot as drop:
+                bots.append(drop.hit)
+                outcomes[index] = Outcome("bot", "BOT", drop.hit.actor)
+        await self.check_rate(project, len(events))
+        if events or bots:
+            flags = await self.store.append([e for _, e in events], bots)
+            live = []
+            for (index, event), new in zip(events, flags, strict=True):
+                outcomes[index] = Outcome("accepted" if new else "duplicate", event=event)
+                if new:
+                    live.append(live_view(event))
+            await self.coord.publish(project.id, live)
+        return [o if o is not None else Outcome("invalid", "INTERNAL", "not processed") for o in outcomes]
+
+
+def live_view(event: Event) -> dict[str, Any]:
+    """The JSON an event takes on the live bus and the /stream endpoint."""
+    return {
+        "id": event.event_id,
+        "event": event.name,
+        "properties": json.loads(event.properties),
+        "user_id": event.user_id or event.anonymous_id,
+        "session_id": event.session_id,
+        "timestamp": event.timestamp,
+        "path": event.path,
+        "country": event.country,
+        "source": event.source,
+    }

@@ -1,0 +1,1 @@
+"""Tenancy: accounts, projects, keys, limits."""

@@ -1,0 +1,1 @@
+"""Storage adapters. The only package that imports database drivers."""

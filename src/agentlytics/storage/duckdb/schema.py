@@ -1,0 +1,61 @@
+"""Versioned DuckDB migrations, applied in order at start-up."""
+
+from __future__ import annotations
+
+import duckdb
+
+MIGRATIONS: list[str] = [
+    # 1: the wide event table, the identity map and bot counts
+    """
+    CREATE TABLE events (
+        project_id VARCHAR NOT NULL,
+        event_id VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,
+        timestamp TIMESTAMP NOT NULL,
+        received_at TIMESTAMP NOT NULL,
+        user_id VARCHAR, anonymous_id VARCHAR, session_id VARCHAR,
+        user_email VARCHAR, user_name VARCHAR,
+        url VARCHAR, host VARCHAR, path VARCHAR, title VARCHAR,
+        referrer VARCHAR, referrer_host VARCHAR,
+        utm_source VARCHAR, utm_medium VARCHAR, utm_campaign VARCHAR,
+        utm_term VARCHAR, utm_content VARCHAR,
+        country VARCHAR, browser VARCHAR, os VARCHAR, device VARCHAR,
+        language VARCHAR, screen VARCHAR, timezone VARCHAR,
+        environment VARCHAR NOT NULL, source VARCHAR NOT NULL,
+        mcp_session_id VARCHAR, primitive_type VARCHAR, primitive_name VARCHAR,
+        latency_ms DOUBLE, success BOOLEAN, error VARCHAR, args VARCHAR, result VARCHAR,
+        client VARCHAR,
+        properties VARCHAR NOT NULL
+    );
+    CREATE TABLE identities (
+        project_id VARCHAR NOT NULL,
+        previous_id VARCHAR NOT NULL,
+        user_id VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (project_id, previous_id)
+    );
+    CREATE TABLE bot_hits (
+        project_id VARCHAR NOT NULL,
+        timestamp TIMESTAMP NOT NULL,
+        category VARCHAR NOT NULL,
+        actor VARCHAR NOT NULL,
+        name VARCHAR NOT NULL
+    );
+    """,
+]
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> int:
+    """Bring the schema up to date; returns the version now in force."""
+    con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+    current = int(row[0]) if row and row[0] is not None else 0
+    for version, sql in enumerate(MIGRATIONS, start=1):
+        if version <= current:
+            continue
+        con.execute("BEGIN")
+        con.execute(sql)
+        con.execute("INSERT INTO schema_version VALUES (?)", [version])
+        con.execute("COMMIT")
+        current = version
+    return current
