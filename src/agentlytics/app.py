@@ -18,6 +18,7 @@ from agentlytics.ingest.geo import GeoResolver
 from agentlytics.ingest.pipeline import Ingestor
 from agentlytics.ingest.privacy import VisitorHasher
 from agentlytics.projects.service import ProjectService
+from agentlytics.query.engine import QueryEngine
 from agentlytics.settings import Settings
 from agentlytics.storage import registry
 from agentlytics.storage.ports import Coordinator, EventStore, MetaStore
@@ -33,6 +34,7 @@ class Services:
     coord: Coordinator
     projects: ProjectService
     ingest: Ingestor
+    query: QueryEngine
     #: printed once at first start when no AGENTLYTICS_API_KEY was given
     bootstrap_key: str | None = None
     #: extra start/stop hooks registered by surfaces (e.g. the MCP session manager)
@@ -80,6 +82,7 @@ def build_services(settings: Settings) -> Services:
         coord=coord,
         projects=projects,
         ingest=ingest,
+        query=QueryEngine(events),
         bootstrap_key=bootstrap_key,
     )
 

@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from agentlytics.api import health, projects, track
+from agentlytics.api import health, projects, reads, track
 from agentlytics.api.common import json_response
 from agentlytics.api.openapi import build_openapi
 from agentlytics.api.table import Endpoint
@@ -31,6 +31,16 @@ ENDPOINTS: list[Endpoint] = [
     E("POST", "/account/keys", projects.create_key, "Create an API key (shown once)", "account", status=201),
     E("DELETE", "/account/keys/{key_id}", projects.delete_key, "Revoke an API key", "account"),
     E("GET", "/health", health.health, "Health check", "health", "none"),
+    # reads (query engine)
+    E("GET", "/stats", reads.stats, "Aggregated stats overview", "stats"),
+    E("GET", "/events", reads.events, "Raw event log", "events"),
+    E("POST", "/query", reads.query, "Flexible analytics query", "query"),
+    E("GET", "/query/schema", reads.query_schema_route, "JSON Schema of the query model", "query", "none"),
+    E("GET", "/properties", reads.properties, "Discover event names and property keys", "properties"),
+    E("GET", "/properties/received", reads.properties_received, "Property keys by event name", "properties"),
+    E("GET", "/breakdown", reads.breakdown, "Top property values", "breakdown"),
+    E("GET", "/project-context", reads.get_project_context, "Goals, activation events, glossary", "projects"),
+    E("PUT", "/project-context", reads.put_project_context, "Set the project context", "projects"),
 ]
 
 

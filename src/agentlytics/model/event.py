@@ -22,6 +22,9 @@ PASSIVE_EVENTS = frozenset(
         "$time_on_page",
         "$performance",
         "$web_vitals",
+        # sent by our tracker on its own, never by a user's action
+        "$heartbeat",
+        "$experiment_exposure",
     }
 )
 PAGE_VIEW = "page_view"

@@ -1,0 +1,237 @@
+"""Compile the query model to SQL for one dialect.
+
+Every query starts from the same relation, ``base``: the project's events in the period, each
+with its identity-resolved user (``uid``) and its time in the project's zone (``lts``). When a
+query needs sessions, ``sb`` adds a session id (``sid``): the event's ``session_id``, or else a
+new session after 30 minutes without an event from the same user.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentlytics.model.event import MCP_CALL, PAGE_VIEW, PASSIVE_EVENTS
+from agentlytics.query.dialect import Dialect
+from agentlytics.query.model import DIMENSIONS, FILTER_FIELDS, METRICS, Filter, QuerySpec
+from agentlytics.query.period import Period
+
+SESSION_GAP_MS = 30 * 60 * 1000
+_PASSIVE = ", ".join(f"'{name}'" for name in sorted(PASSIVE_EVENTS))
+_TIME_DIMENSIONS = {"date": "day", "hour": "hour", "week": "week", "month": "month"}
+_WINDOW = "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
+
+
+@dataclass
+class Scope:
+    """What every query of one request shares: dialect, project, period, filters."""
+
+    dialect: Dialect
+    project_id: str
+    period: Period
+    filters: Sequence[Filter] = ()
+    params: list[Any] = field(default_factory=list)
+
+    def param(self, value: Any) -> str:
+        self.params.append(value)
+        return "?"
+
+    def column(self, name: str) -> str:
+        """A filterable field as an expression over ``events e`` joined to ``i``."""
+        F = self.dialect
+        if name.startswith("properties."):
+            return F.prop("e.properties", name.removeprefix("properties."))
+        column = FILTER_FIELDS[name]
+        if column == "uid":
+            return resolved_user(F)
+        return f"e.{column}"
+
+    def filter_sql(self, f: Filter) -> str:
+        F = self.dialect
+        expr = self.column(f.field)
+        numeric = f.op in ("gt", "lt", "gte", "lte") and f.field not in ("success",)
+        if f.value is None:
+            return f"{expr} IS NULL" if f.op == "eq" else f"{expr} IS NOT NULL"
+        if f.op in ("contains", "not_contains"):
+            test = F.contains(expr)
+            self.param(str(f.value))
+            return test if f.op == "contains" else f"NOT coalesce({test}, false)"
+        if numeric:
+            lhs = F.to_number(expr) if f.field.startswith("properties.") else expr
+            op = {"gt": ">", "lt": "<", "gte": ">=", "lte": "<="}[f.op]
+            return f"{lhs} {op} {self.param(float(f.value))}"
+        value: Any = f.value
+        if f.field == "success":
+            value = bool(value) if not isinstance(value, str) else value.lower() == "true"
+        elif not isinstance(value, str) and f.field.startswith("properties."):
+            value = str(value).lower() if isinstance(value, bool) else _num_text(value)
+        if f.op == "eq":
+            return f"{expr} = {self.param(value)}"
+        return f"({expr} IS NULL OR {expr} <> {self.param(value)})"
+
+    def base_cte(self, *, where: str = "", sessions: bool = False) -> str:
+        """``base`` (and ``sb`` with session ids when asked) as WITH clauses."""
+        F = self.dialect
+        conds = [
+            f"e.project_id = {self.param(self.project_id)}",
+            f"e.timestamp >= {self.param(self.period.start_param)}",
+            f"e.timestamp < {self.param(self.period.end_param)}",
+        ]
+        conds += [self.filter_sql(f) for f in self.filters]
+        if where:
+            conds.append(where)
+        sql = (
+            "base AS (\n"
+            f"  SELECT e.*, {resolved_user(F)} AS uid, "
+            f"{F.local_time('e.timestamp', self.period.tz)} AS lts\n"
+            f"  FROM events e LEFT JOIN {F.identities} i\n"
+            "    ON i.project_id = e.project_id AND i.previous_id = coalesce(e.user_id, e.anonymous_id)\n"
+            f"  WHERE {' AND '.join(conds)}\n)"
+        )
+        if sessions:
+            sql += ",\n" + session_ctes(F)
+        return sql
+
+
+def resolved_user(F: Dialect) -> str:
+    return f"coalesce({F.joined_user('i.user_id')}, e.user_id, e.anonymous_id)"
+
+
+def session_ctes(F: Dialect) -> str:
+    """``sa`` marks where a session starts; ``sb`` numbers sessions per user."""
+    window = f"(PARTITION BY uid, session_id IS NULL ORDER BY timestamp {_WINDOW})"
+    gap = f"{F.epoch_ms('timestamp')} - {F.epoch_ms(F.lag('timestamp', window))}"
+    return (
+        "sa AS (\n"
+        "  SELECT *, CASE WHEN session_id IS NOT NULL THEN 0\n"
+        f"    WHEN {F.lag('timestamp', window)} IS NULL THEN 1\n"
+        f"    WHEN {gap} > {SESSION_GAP_MS} THEN 1 ELSE 0 END AS new_session\n"
+        "  FROM base\n),\n"
+        "sb AS (\n"
+        "  SELECT *, coalesce(session_id, uid || '~' || "
+        f"{F.to_text(F.running_sum('new_session', window))}) AS sid\n"
+        "  FROM sa\n)"
+    )
+
+
+def dimension_sql(F: Dialect, name: str, interval: str = "day") -> str:
+    if name.startswith("properties."):
+        return F.prop("properties", name.removeprefix("properties."))
+    if name in _TIME_DIMENSIONS:
+        unit = interval if name == "date" else _TIME_DIMENSIONS[name]
+        return F.format_bucket(unit, F.trunc(unit, "lts"))
+    return DIMENSIONS[name].column
+
+
+def event_metric_sql(F: Dialect, name: str, count_mode: str = "session_then_user") -> str:
+    call = f"name = '{MCP_CALL}'"
+    return {
+        "event_count": "count(*)",
+        "unique_users": F.count_distinct("uid" if count_mode != "raw" else "user_id"),
+        "session_count": F.count_distinct("sid"),
+        "pageviews": F.count_if(f"name = '{PAGE_VIEW}'"),
+        "call_count": F.count_if(call),
+        "error_count": F.count_if(f"{call} AND success = false"),
+        "error_rate": (
+            f"{F.count_if(f'{call} AND success = false')} * 1.0 / "
+            f"nullif({F.count_if(call)}, 0)"
+        ),
+        "avg_latency_ms": "avg(latency_ms)",
+        "p50_latency_ms": F.quantile("latency_ms", 0.5),
+        "p95_latency_ms": F.quantile("latency_ms", 0.95),
+        "p99_latency_ms": F.quantile("latency_ms", 0.99),
+    }[name]
+
+
+#: metrics computed from the per-session relation ``s``
+def session_metric_sql(F: Dialect, name: str) -> str:
+    return {
+        "event_count": "sum(n)",
+        "unique_users": F.count_distinct("uid"),
+        "session_count": "count(*)",
+        "pageviews": "sum(pv)",
+        "bounce_rate": "avg(CASE WHEN bounce THEN 1.0 ELSE 0.0 END)",
+        "avg_duration": "avg(duration)",
+    }[name]
+
+
+def sessions_relation(F: Dialect, keys: Sequence[str]) -> str:
+    """``s``: one row per (group keys, session)."""
+    select_keys = "".join(f"{k}, " for k in keys)
+    return (
+        "s AS (\n"
+        f"  SELECT {select_keys}sid, min(uid) AS uid, count(*) AS n, "
+        f"{F.count_if(f'name = {chr(39)}{PAGE_VIEW}{chr(39)}')} AS pv,\n"
+        f"    {F.all_true(f'name IN ({_PASSIVE})')} AS bounce,\n"
+        f"    ({F.epoch_ms('max(timestamp)')} - {F.epoch_ms('min(timestamp)')}) / 1000.0 AS duration\n"
+        f"  FROM sb GROUP BY {select_keys}sid\n)"
+    )
+
+
+def needs_sessions(spec: QuerySpec) -> bool:
+    return (
+        any(METRICS[m].level == "session" or m == "session_count" for m in spec.metrics)
+        or "session_id" in spec.group_by
+    )
+
+
+def build(scope: Scope, spec: QuerySpec) -> str:
+    """SQL for a QuerySpec; parameters accumulate in ``scope.params``."""
+    F = scope.dialect
+    sessions = needs_sessions(spec)
+    session_level = any(METRICS[m].level == "session" for m in spec.metrics)
+    mcp_only = {"call_count", "error_count", "error_rate"} | {
+        m for m in METRICS if m.endswith("latency_ms")
+    }
+    if session_level and mcp_only & set(spec.metrics):
+        from agentlytics.errors import ValidationError
+
+        raise ValidationError(
+            "session metrics (bounce_rate, avg_duration) cannot be combined with MCP call "
+            "metrics in one query; ask for them separately",
+            code="INVALID_METRIC",
+        )
+    ctes = [scope.base_cte(sessions=sessions)]
+    keys = [f"g{i}" for i in range(len(spec.group_by))]
+    dims = [f"{dimension_sql(F, d, spec.interval)} AS g{i}" for i, d in enumerate(spec.group_by)]
+    source = "sb" if sessions else "base"
+    if session_level:
+        ctes.append(
+            f"keyed AS (SELECT *{''.join(', ' + d for d in dims)} FROM sb)"
+        )
+        ctes.append(sessions_relation(F, keys).replace("FROM sb", "FROM keyed"))
+        measures = [f"{session_metric_sql(F, m)} AS m{i}" for i, m in enumerate(spec.metrics)]
+        select_list = ", ".join([*keys, *measures])
+        body = f"SELECT {select_list} FROM s"
+        group = keys
+    else:
+        measures = [
+            f"{event_metric_sql(F, m, spec.count_mode)} AS m{i}" for i, m in enumerate(spec.metrics)
+        ]
+        body = f"SELECT {', '.join([*dims, *measures])} FROM {source}"
+        group = keys
+    if group:
+        body += f" GROUP BY {', '.join(group)}"
+    body += f" ORDER BY {order_clause(spec, keys)} LIMIT {int(spec.limit) + 1}"
+    return "WITH " + ",\n".join(ctes) + "\n" + body
+
+
+def order_clause(spec: QuerySpec, keys: Sequence[str]) -> str:
+    time_keys = [k for k, d in zip(keys, spec.group_by, strict=True) if d in _TIME_DIMENSIONS]
+    if spec.order_by:
+        if spec.order_by in spec.metrics:
+            target = f"m{spec.metrics.index(spec.order_by)}"
+        else:
+            target = keys[spec.group_by.index(spec.order_by)]
+        direction = spec.order.upper()
+    elif time_keys:
+        target, direction = time_keys[0], "ASC"
+    else:
+        target, direction = "m0", spec.order.upper()
+    tiebreak = ", ".join(keys)
+    return f"{target} {direction}" + (f", {tiebreak}" if tiebreak else "")
+
+
+def _num_text(value: float | int) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)

@@ -1,0 +1,128 @@
+"""Per-dialect SQL: each difference between engines is one entry in a table, not a branch.
+
+The query builders only ever call these functions to spell engine-specific SQL; everything
+else they emit is the SQL that DuckDB and ClickHouse share. Timestamps are stored as UTC
+(DuckDB ``TIMESTAMP``, ClickHouse ``DateTime64(3, 'UTC')``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+Unit = str  # "hour" | "day" | "week" | "month"
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str
+    #: a UTC timestamp column as wall-clock time in an IANA zone (a checked, quoted literal)
+    local_time: Callable[[str, str], str]
+    #: truncate a (local) timestamp to the start of a unit
+    trunc: Callable[[Unit, str], str]
+    #: one top-level key of the JSON ``properties`` text, as a string (the key is checked)
+    prop: Callable[[str, str], str]
+    #: milliseconds since the epoch of a timestamp
+    epoch_ms: Callable[[str], str]
+    #: exact distinct count; approximate (mergeable sketch) distinct count
+    count_distinct: Callable[[str], str]
+    approx_distinct: Callable[[str], str]
+    #: true when every row's condition is true
+    all_true: Callable[[str], str]
+    #: a quantile (0..1) of a numeric expression
+    quantile: Callable[[str, float], str]
+    #: string to float, NULL when not a number
+    to_number: Callable[[str], str]
+    #: case-insensitive substring test (the needle is a ? parameter)
+    contains: Callable[[str], str]
+    #: the value of a column on the row before in the named window (NULL for the first row)
+    lag: Callable[[str, str], str]
+    #: a running sum over the named window, from the first row to this one
+    running_sum: Callable[[str, str], str]
+    #: render a (local) timestamp bucket as text
+    format_bucket: Callable[[Unit, str], str]
+    #: day of week 0=Monday..6=Sunday, and hour 0..23
+    weekday: Callable[[str], str]
+    hour: Callable[[str], str]
+    #: the value of ``expr`` on the row where ``by`` is largest / smallest
+    arg_max: Callable[[str, str], str]
+    arg_min: Callable[[str, str], str]
+    #: cast to text
+    to_text: Callable[[str], str]
+    #: rows where a condition holds
+    count_if: Callable[[str], str]
+    #: the identity map as a relation (project_id, previous_id, user_id), one row per previous_id
+    identities: str
+    #: an identity-map user id that may be missing after a LEFT JOIN, as NULL
+    joined_user: Callable[[str], str]
+
+
+_DUCK_FORMAT = {"hour": "%Y-%m-%dT%H:00", "day": "%Y-%m-%d", "week": "%Y-%m-%d", "month": "%Y-%m"}
+
+DUCKDB = Dialect(
+    name="duckdb",
+    local_time=lambda col, tz: f"timezone('{tz}', {col} AT TIME ZONE 'UTC')",
+    trunc=lambda unit, expr: f"date_trunc('{unit}', {expr})",
+    prop=lambda col, key: f"json_extract_string({col}, '$.\"{key}\"')",
+    epoch_ms=lambda expr: f"epoch_ms({expr})",
+    count_distinct=lambda expr: f"count(DISTINCT {expr})",
+    approx_distinct=lambda expr: f"approx_count_distinct({expr})",
+    all_true=lambda cond: f"bool_and({cond})",
+    quantile=lambda expr, q: f"quantile_cont({expr}, {q})",
+    to_number=lambda expr: f"TRY_CAST({expr} AS DOUBLE)",
+    contains=lambda expr: f"contains(lower({expr}), lower(?))",
+    lag=lambda expr, window: f"lag({expr}) OVER {window}",
+    running_sum=lambda expr, window: f"sum({expr}) OVER {window}",
+    format_bucket=lambda unit, expr: f"strftime({expr}, '{_DUCK_FORMAT[unit]}')",
+    weekday=lambda expr: f"(isodow({expr}) - 1)",
+    hour=lambda expr: f"hour({expr})",
+    arg_max=lambda expr, by: f"arg_max({expr}, {by})",
+    arg_min=lambda expr, by: f"arg_min({expr}, {by})",
+    to_text=lambda expr: f"CAST({expr} AS VARCHAR)",
+    count_if=lambda cond: f"count(*) FILTER (WHERE {cond})",
+    identities="identities",
+    joined_user=lambda col: col,
+)
+
+_CH_TRUNC = {
+    "hour": "toStartOfHour",
+    "day": "toStartOfDay",
+    "week": "toMonday",
+    "month": "toStartOfMonth",
+}
+_CH_FORMAT = {"hour": "%Y-%m-%dT%H:00", "day": "%Y-%m-%d", "week": "%Y-%m-%d", "month": "%Y-%m"}
+
+CLICKHOUSE = Dialect(
+    name="clickhouse",
+    local_time=lambda col, tz: f"toTimeZone({col}, '{tz}')",
+    trunc=lambda unit, expr: f"{_CH_TRUNC[unit]}({expr})",
+    prop=lambda col, key: f"JSONExtractString({col}, '{key}')",
+    epoch_ms=lambda expr: f"toUnixTimestamp64Milli(toDateTime64({expr}, 3))",
+    count_distinct=lambda expr: f"uniqExact({expr})",
+    approx_distinct=lambda expr: f"uniq({expr})",
+    all_true=lambda cond: f"toBool(min({cond}))",
+    quantile=lambda expr, q: f"quantile({q})({expr})",
+    to_number=lambda expr: f"toFloat64OrNull(toString({expr}))",
+    contains=lambda expr: f"positionCaseInsensitiveUTF8({expr}, ?) > 0",
+    lag=lambda expr, window: f"lagInFrame({expr}) OVER {window}",
+    running_sum=lambda expr, window: f"sum({expr}) OVER {window}",
+    format_bucket=lambda unit, expr: f"formatDateTime({expr}, '{_CH_FORMAT[unit]}')",
+    weekday=lambda expr: f"(toDayOfWeek({expr}) - 1)",
+    hour=lambda expr: f"toHour({expr})",
+    arg_max=lambda expr, by: f"argMax({expr}, {by})",
+    arg_min=lambda expr, by: f"argMin({expr}, {by})",
+    to_text=lambda expr: f"toString({expr})",
+    count_if=lambda cond: f"countIf({cond})",
+    identities=(
+        "(SELECT project_id, previous_id, argMax(user_id, created_at) AS user_id "
+        "FROM identities GROUP BY project_id, previous_id)"
+    ),
+    # without join_use_nulls a missing right-hand row reads as ''
+    joined_user=lambda col: f"nullIf({col}, '')",
+)
+
+DIALECTS = {d.name: d for d in (DUCKDB, CLICKHOUSE)}
+
+
+def dialect_for(name: str) -> Dialect:
+    return DIALECTS[name]

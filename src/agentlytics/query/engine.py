@@ -1,0 +1,74 @@
+"""Run queries against an EventStore and shape plain results (no HTTP here)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from agentlytics.model.project import Project
+from agentlytics.query.build import Scope, build
+from agentlytics.query.dialect import Dialect, dialect_for
+from agentlytics.query.model import Filter, QuerySpec, check_spec
+from agentlytics.query.period import Period, parse_period
+from agentlytics.storage.ports import EventStore
+
+
+@dataclass(frozen=True, slots=True)
+class QueryResult:
+    rows: list[dict[str, Any]]
+    #: more rows matched than the limit allowed (the rows are the top ``limit``)
+    truncated: bool
+    period: Period
+
+
+def clean(value: Any) -> Any:
+    """Database values as JSON-friendly Python values."""
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else round(value, 4)
+    if isinstance(value, Decimal):
+        return round(float(value), 4)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+class QueryEngine:
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+        self.dialect: Dialect = dialect_for(store.dialect)
+
+    def scope(self, project: Project, period: Period, filters: list[Filter] | None = None) -> Scope:
+        return Scope(self.dialect, project.id, period, filters or [])
+
+    def fetch(self, scope: Scope, sql: str) -> list[dict[str, Any]]:
+        rows = self.store.query(sql, scope.params)
+        return [{k: clean(v) for k, v in row.items()} for row in rows.dicts()]
+
+    def period(self, project: Project, since: str | None, until: str | None, **kw: Any) -> Period:
+        return parse_period(since, until, project.timezone, **kw)
+
+    def run(self, project: Project, spec: QuerySpec, period: Period | None = None) -> QueryResult:
+        """Run a checked QuerySpec (blocking: call from a worker thread)."""
+        check_spec(spec)
+        if period is None:
+            tz = spec.timezone or project.timezone
+            period = parse_period(spec.date_from, spec.date_to, tz)
+        scope = self.scope(project, period, list(spec.filters))
+        raw = self.fetch(scope, build(scope, spec))
+        truncated = len(raw) > spec.limit
+        rows = []
+        for row in raw[: spec.limit]:
+            shaped = {name: row[f"g{i}"] for i, name in enumerate(spec.group_by)}
+            shaped.update({name: row[f"m{i}"] for i, name in enumerate(spec.metrics)})
+            rows.append(shaped)
+        return QueryResult(rows=rows, truncated=truncated, period=period)
+
+    def one(self, project: Project, period: Period, metrics: list[str], **kw: Any) -> dict[str, Any]:
+        """A single row of totals."""
+        result = self.run(project, QuerySpec(metrics=metrics, **kw), period)
+        if result.rows:
+            return result.rows[0]
+        return dict.fromkeys(metrics, 0)

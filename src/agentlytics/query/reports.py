@@ -1,0 +1,221 @@
+"""The Agent Analytics read endpoints' answers, each composed from query-model queries."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from agentlytics.model.project import Project
+from agentlytics.query.engine import QueryEngine, clean
+from agentlytics.query.model import (
+    MAX_LIMIT,
+    Filter,
+    QuerySpec,
+    check_property_key,
+)
+from agentlytics.query.period import Period
+
+STATS_GROUPS = ("hour", "day", "week", "month")
+
+
+def _ratio(a: Any, b: Any) -> float:
+    return round(float(a or 0) / float(b), 4) if b else 0.0
+
+
+def stats(engine: QueryEngine, project: Project, period: Period, group_by: str) -> dict[str, Any]:
+    totals = engine.one(project, period, ["unique_users", "event_count"])
+    series = engine.run(
+        project,
+        QuerySpec(
+            metrics=["unique_users", "event_count"],
+            group_by=["date"],
+            interval=group_by,  # type: ignore[arg-type]
+            limit=MAX_LIMIT,
+        ),
+        period,
+    )
+    events = engine.run(
+        project,
+        QuerySpec(metrics=["event_count", "unique_users"], group_by=["event"], limit=MAX_LIMIT),
+        period,
+    )
+    sessions = engine.one(
+        project, period, ["session_count", "bounce_rate", "avg_duration", "pageviews", "unique_users"]
+    )
+    return {
+        "project": project.name,
+        "period": {**period.as_json(), "groupBy": group_by},
+        "totals": {
+            "unique_users": totals["unique_users"] or 0,
+            "total_events": totals["event_count"] or 0,
+        },
+        "timeSeries": [
+            {"bucket": r["date"], "unique_users": r["unique_users"], "total_events": r["event_count"]}
+            for r in series.rows
+        ],
+        "events": [
+            {"event": r["event"], "count": r["event_count"], "unique_users": r["unique_users"]}
+            for r in events.rows
+        ],
+        "sessions": {
+            "total_sessions": sessions["session_count"] or 0,
+            "bounce_rate": sessions["bounce_rate"] or 0,
+            "avg_duration": sessions["avg_duration"] or 0,
+            "pages_per_session": _ratio(sessions["pageviews"], sessions["session_count"]),
+            "sessions_per_user": _ratio(sessions["session_count"], sessions["unique_users"]),
+        },
+        "truncated": series.truncated or events.truncated,
+    }
+
+
+def events_log(
+    engine: QueryEngine,
+    project: Project,
+    period: Period,
+    *,
+    event: str | None,
+    session_id: str | None,
+    user_id: str | None = None,
+    limit: int,
+) -> dict[str, Any]:
+    filters = []
+    if event:
+        filters.append(Filter("event", "eq", event))
+    if session_id:
+        filters.append(Filter("session_id", "eq", session_id))
+    if user_id:
+        filters.append(Filter("user_id", "eq", user_id))
+    scope = engine.scope(project, period, filters)
+    F = engine.dialect
+    sql = (
+        f"WITH {scope.base_cte()}\n"
+        "SELECT event_id, project_id, name, properties, user_id, anonymous_id, uid, session_id, "
+        f"{F.epoch_ms('timestamp')} AS ts, {F.format_bucket('day', 'lts')} AS day, country, "
+        "user_email, user_name, path, source\n"
+        f"FROM base ORDER BY timestamp DESC, event_id LIMIT {int(limit) + 1}"
+    )
+    rows = engine.fetch(scope, sql)
+    return {
+        "project": project.name,
+        "events": [
+            {
+                "id": r["event_id"],
+                "project_id": r["project_id"],
+                "event": r["name"],
+                "properties": json.loads(r["properties"] or "{}"),
+                "user_id": r["user_id"] or r["anonymous_id"],
+                "resolved_user_id": r["uid"],
+                "session_id": r["session_id"],
+                "timestamp": r["ts"],
+                "date": r["day"],
+                "country": r["country"],
+                "user_email": r["user_email"],
+                "user_name": r["user_name"],
+                "path": r["path"],
+                "source": r["source"],
+            }
+            for r in rows[:limit]
+        ],
+        "truncated": len(rows) > limit,
+    }
+
+
+def properties(engine: QueryEngine, project: Project, period: Period) -> dict[str, Any]:
+    scope = engine.scope(project, period)
+    F = engine.dialect
+    sql = (
+        f"WITH {scope.base_cte()}\n"
+        f"SELECT name, count(*) AS n, {F.count_distinct('uid')} AS users, "
+        f"{F.epoch_ms('min(timestamp)')} AS first_seen, {F.epoch_ms('max(timestamp)')} AS last_seen\n"
+        "FROM base GROUP BY name ORDER BY n DESC, name"
+    )
+    events = engine.fetch(scope, sql)
+    keys = property_keys(engine, project, period, sample=5000)
+    all_keys = sorted({k for ks in keys.values() for k in ks})
+    return {
+        "project": project.name,
+        "events": [
+            {
+                "event": r["name"],
+                "count": r["n"],
+                "unique_users": r["users"],
+                "first_seen": r["first_seen"],
+                "last_seen": r["last_seen"],
+            }
+            for r in events
+        ],
+        "property_keys": all_keys,
+    }
+
+
+def property_keys(
+    engine: QueryEngine, project: Project, period: Period, *, sample: int
+) -> dict[str, list[str]]:
+    """Property keys seen per event name, from the newest ``sample`` events."""
+    scope = engine.scope(project, period)
+    sql = (
+        f"WITH {scope.base_cte()}\n"
+        f"SELECT name, properties FROM base ORDER BY timestamp DESC LIMIT {int(sample)}"
+    )
+    found: dict[str, set[str]] = {}
+    for row in engine.fetch(scope, sql):
+        try:
+            props = json.loads(row["properties"] or "{}")
+        except ValueError:
+            continue
+        if isinstance(props, dict):
+            found.setdefault(row["name"], set()).update(props)
+    return {name: sorted(keys) for name, keys in sorted(found.items())}
+
+
+#: breakdown properties that are real columns rather than keys of ``properties``
+COLUMN_PROPERTIES = {
+    "country": "country",
+    "path": "path",
+    "referrer": "referrer",
+    "browser": "browser",
+    "os": "os",
+    "device": "device",
+    "utm_source": "utm_source",
+    "utm_medium": "utm_medium",
+    "utm_campaign": "utm_campaign",
+    "utm_term": "utm_term",
+    "utm_content": "utm_content",
+    "language": "language",
+    "host": "host",
+    "environment": "environment",
+    "source": "source",
+    "tool": "tool",
+    "client": "client",
+}
+
+
+def breakdown(
+    engine: QueryEngine,
+    project: Project,
+    period: Period,
+    *,
+    prop: str,
+    event: str | None,
+    limit: int,
+) -> dict[str, Any]:
+    group = COLUMN_PROPERTIES.get(prop) or "properties." + check_property_key(prop)
+    filters = [Filter("event", "eq", event)] if event else []
+    spec = QuerySpec(
+        metrics=["event_count", "unique_users"], group_by=[group], filters=filters, limit=MAX_LIMIT
+    )
+    result = engine.run(project, spec, period)
+    total = engine.one(project, period, ["event_count"], filters=filters)["event_count"] or 0
+    values = [r for r in result.rows if r[group] is not None and r[group] != ""]
+    return {
+        "project": project.name,
+        "property": prop,
+        "event": event,
+        "values": [
+            {"value": clean(r[group]), "count": r["event_count"], "unique_users": r["unique_users"]}
+            for r in values[:limit]
+        ],
+        "total_events": total,
+        "total_with_property": sum(r["event_count"] for r in values),
+        "truncated": len(values) > limit or result.truncated,
+    }
