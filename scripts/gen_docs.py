@@ -19,7 +19,13 @@ def settings_table() -> str:
 
     rows = ["| setting | environment variable | default | what it does |", "|---|---|---|---|"]
     for name, (default, text) in setting_help().items():
-        shown = repr(default) if isinstance(default, str) else str(default).lower() if isinstance(default, bool) else str(default)
+        shown = (
+            repr(default)
+            if isinstance(default, str)
+            else str(default).lower()
+            if isinstance(default, bool)
+            else str(default)
+        )
         rows.append(f"| `{name}` | `AGENTLYTICS_{name.upper()}` | `{shown}` | {text} |")
     return "\n".join(rows)
 
@@ -35,7 +41,9 @@ def cli_reference() -> str:
     parts: list[str] = []
 
     def walk(command: object, path: list[str]) -> None:
-        result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb"})
+        result = runner.invoke(
+            app, [*path, "--help"], env={"COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb"}
+        )
         title = " ".join(["agentlytics", *path])
         parts.append(f"### `{title}`\n\n```\n{result.output.rstrip()}\n```\n")
         for name, sub in sorted(getattr(command, "commands", {}).items()):

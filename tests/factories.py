@@ -51,6 +51,7 @@ def populate(base_url: str, token: str, events: list[dict[str, Any]]) -> None:
             assert r.status_code == 202, r.text
             assert r.json()["count"] == len(chunk), r.text
 
+
 CHROME_UA = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
     "(KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36"

@@ -19,7 +19,16 @@ from tests.conftest import OWNER_KEY, free_port
 def start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "AGENTLYTICS_API_KEY": OWNER_KEY}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "agentlytics", "serve", "--data-dir", str(data_dir), "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "agentlytics",
+            "serve",
+            "--data-dir",
+            str(data_dir),
+            "--port",
+            str(port),
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -36,7 +45,9 @@ def start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
 
 
 def usage(port: int, project_id: str) -> int:
-    r = httpx.get(f"http://127.0.0.1:{port}/projects/{project_id}", headers={"X-API-Key": OWNER_KEY})
+    r = httpx.get(
+        f"http://127.0.0.1:{port}/projects/{project_id}", headers={"X-API-Key": OWNER_KEY}
+    )
     return int(r.json()["usage_today"])
 
 
@@ -45,14 +56,18 @@ def test_every_acknowledged_event_survives_sigkill_exactly_once(tmp_path: Path) 
     proc = start(tmp_path, port)
     base = f"http://127.0.0.1:{port}"
     try:
-        p = httpx.post(base + "/projects", json={"name": "crash"}, headers={"X-API-Key": OWNER_KEY}).json()
+        p = httpx.post(
+            base + "/projects", json={"name": "crash"}, headers={"X-API-Key": OWNER_KEY}
+        ).json()
         ids = [uuid.uuid4().hex for _ in range(400)]
 
         def send(chunk: list[str]) -> int:
             acked = 0
             with httpx.Client(base_url=base) as c:
                 for event_id in chunk:
-                    r = c.post("/track", json={"token": p["project_token"], "event": "e", "id": event_id})
+                    r = c.post(
+                        "/track", json={"token": p["project_token"], "event": "e", "id": event_id}
+                    )
                     acked += r.status_code == 202
             return acked
 
@@ -80,14 +95,18 @@ def test_sigterm_commits_and_exits_cleanly(tmp_path: Path) -> None:
     port = free_port()
     proc = start(tmp_path, port)
     base = f"http://127.0.0.1:{port}"
-    p = httpx.post(base + "/projects", json={"name": "term"}, headers={"X-API-Key": OWNER_KEY}).json()
+    p = httpx.post(
+        base + "/projects", json={"name": "term"}, headers={"X-API-Key": OWNER_KEY}
+    ).json()
     for _ in range(20):
         httpx.post(base + "/track", json={"token": p["project_token"], "event": "e"})
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode in (0, -signal.SIGTERM)
     text = out.decode()
-    assert f"http://127.0.0.1:{port}" in text and str(tmp_path) in text, "says where it listens and keeps data"
+    assert f"http://127.0.0.1:{port}" in text and str(tmp_path) in text, (
+        "says where it listens and keeps data"
+    )
     assert not list(tmp_path.glob("*.wal")), "the WAL is checkpointed on a clean stop"
     import duckdb
 

@@ -49,13 +49,18 @@ class Services:
         self.meta.close()
 
 
-def _salt_store(meta: MetaStore) -> tuple[Callable[[], dict[str, bytes]], Callable[[dict[str, bytes]], None]]:
+def _salt_store(
+    meta: MetaStore,
+) -> tuple[Callable[[], dict[str, bytes]], Callable[[dict[str, bytes]], None]]:
     def load() -> dict[str, bytes]:
         raw = meta.get_state("visitor_salts")
         return {day: bytes.fromhex(salt) for day, salt in json.loads(raw or "{}").items()}
 
     def save(salts: dict[str, bytes]) -> None:
-        meta.set_state("visitor_salts", json.dumps({d: s.hex() for d, s in salts.items()}))
+        # a day's salt stored first (by another worker) wins, so every worker agrees
+        stored = json.loads(meta.get_state("visitor_salts") or "{}")
+        merged = {day: stored.get(day, salt.hex()) for day, salt in salts.items()}
+        meta.set_state("visitor_salts", json.dumps(merged))
 
     return load, save
 
@@ -68,11 +73,13 @@ def build_services(settings: Settings) -> Services:
     projects = ProjectService(meta, events, settings)
     bootstrap_key = projects.bootstrap()
     load, save = _salt_store(meta)
+    geo = GeoResolver(settings.geoip_db or None)
+    geo.warm()
     ingest = Ingestor(
         events,
         coord,
         settings,
-        geo=GeoResolver(settings.geoip_db or None),
+        geo=geo,
         hasher=VisitorHasher(load=load, save=save),
     )
     return Services(
@@ -106,7 +113,7 @@ def create_app(services: Services) -> Starlette:
 
     app = Starlette(
         routes=build_routes(services),
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
     app.state.services = services

@@ -35,7 +35,9 @@ class Settings:
         "", "Public base URL used in claim links and snippets (default: from the request)."
     )
     events: str = _setting(
-        "", "Event store URL: duckdb:///path.duckdb, clickhouse://…, chdb:///dir (default: DuckDB in data_dir)."
+        "",
+        "Event store URL: duckdb:///path.duckdb, clickhouse://…, chdb:///dir "
+        "(default: DuckDB in data_dir).",
     )
     meta: str = _setting(
         "", "Metadata store URL: sqlite:///path.db or postgresql://… (default: SQLite in data_dir)."
@@ -46,7 +48,9 @@ class Settings:
     api_key: str = _setting(
         "", "Owner's full-scope API key, used only when the owner account is first created."
     )
-    owner_email: str = _setting("owner@localhost", "E-mail of the owner account made at first start.")
+    owner_email: str = _setting(
+        "owner@localhost", "E-mail of the owner account made at first start."
+    )
     log_level: str = _setting("info", "Log level: debug, info, warning, error.")
     ingest_rate_limit: int = _setting(
         1000, "Events per minute per project accepted at ingest (0 = unlimited)."
@@ -61,6 +65,10 @@ class Settings:
     max_events_per_month: int = _setting(0, "Custom events per project per month (0 = unlimited).")
     retention_days: int = _setting(0, "Days events are kept (0 = forever).")
     stream_limit: int = _setting(10, "Concurrent /stream connections per account.")
+    stream_heartbeat_s: float = _setting(30.0, "Seconds between SSE heartbeat comments on /stream.")
+    stream_idle_timeout_s: float = _setting(
+        1800.0, "A /stream connection closes after this many seconds without a matching event."
+    )
     open_provisioning: bool = _setting(
         True, "Allow POST /api/provision to create unclaimed projects with no account."
     )
@@ -114,9 +122,7 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
             raise ValueError(value)
         return kind(value)
     except (TypeError, ValueError):
-        raise ConfigError(
-            f"setting {name!r} must be a {kind.__name__}, got {value!r}"
-        ) from None
+        raise ConfigError(f"setting {name!r} must be a {kind.__name__}, got {value!r}") from None
 
 
 def load_settings(

@@ -11,15 +11,30 @@ from tests.conftest import OWNER_KEY, RunningServer
 
 
 def test_create_project_is_201_then_idempotent_200(client: httpx.Client) -> None:
-    r = client.post("/projects", json={"name": "my-site.v2", "allowed_origins": "https://a.example"})
+    r = client.post(
+        "/projects", json={"name": "my-site.v2", "allowed_origins": "https://a.example"}
+    )
     assert r.status_code == 201
     body = r.json()
-    assert set(body) >= {"id", "name", "project_token", "allowed_origins", "source_scan_id", "snippet", "api_example"}
+    assert set(body) >= {
+        "id",
+        "name",
+        "project_token",
+        "allowed_origins",
+        "source_scan_id",
+        "snippet",
+        "api_example",
+    }
     assert body["project_token"].startswith("aat_")
-    assert 'data-token="%s"' % body["project_token"] in body["snippet"]
+    assert f'data-token="{body["project_token"]}"' in body["snippet"]
     again = client.post("/projects", json={"name": "MY-SITE.v2"})
     assert again.status_code == 200
-    assert again.json() == {"id": body["id"], "name": "my-site.v2", "project_token": body["project_token"], "existing": True}
+    assert again.json() == {
+        "id": body["id"],
+        "name": "my-site.v2",
+        "project_token": body["project_token"],
+        "existing": True,
+    }
 
 
 @pytest.mark.parametrize("name", ["", "has space", "x" * 65, "semi;colon", 42, None])
@@ -36,9 +51,15 @@ def test_get_patch_delete_project(server: RunningServer, client: httpx.Client) -
     assert r.json()["timezone"] == "Europe/Paris"
     assert r.json()["usage_today"] == 0
     assert client.get(f"/projects/{p['name']}").json()["id"] == p["id"]  # by name too
-    r = client.patch(f"/projects/{p['id']}", json={"allowed_origins": "https://x.example", "timezone": "Asia/Tokyo"})
+    r = client.patch(
+        f"/projects/{p['id']}",
+        json={"allowed_origins": "https://x.example", "timezone": "Asia/Tokyo"},
+    )
     assert r.status_code == 200 and r.json()["timezone"] == "Asia/Tokyo"
-    assert client.patch(f"/projects/{p['id']}", json={"timezone": "Mars/Base"}).json()["error"] == "INVALID_TIMEZONE"
+    assert (
+        client.patch(f"/projects/{p['id']}", json={"timezone": "Mars/Base"}).json()["error"]
+        == "INVALID_TIMEZONE"
+    )
     assert client.patch(f"/projects/{p['id']}", json={"owner": "x"}).status_code == 400
     r = client.patch(f"/projects/{p['id']}", json={"name": "renamed-" + p["name"]})
     assert r.status_code == 200
@@ -55,8 +76,23 @@ def test_account_reports_limits_in_the_contract_shape(client: httpx.Client) -> N
     r = client.get("/account")
     assert r.status_code == 200
     body = r.json()
-    assert set(body) == {"id", "email", "github_login", "tier", "created_at", "projects_count", "tier_limits", "monthly_spend_cap_dollars"}
-    assert set(body["tier_limits"]) == {"max_events_per_month", "max_projects", "max_reads_per_month", "retention_days", "rate_limit_rpm"}
+    assert set(body) == {
+        "id",
+        "email",
+        "github_login",
+        "tier",
+        "created_at",
+        "projects_count",
+        "tier_limits",
+        "monthly_spend_cap_dollars",
+    }
+    assert set(body["tier_limits"]) == {
+        "max_events_per_month",
+        "max_projects",
+        "max_reads_per_month",
+        "retention_days",
+        "rate_limit_rpm",
+    }
     assert body["tier_limits"]["rate_limit_rpm"] == 1000
 
 
@@ -67,8 +103,11 @@ def test_auth_matrix(server: RunningServer, project: dict[str, Any]) -> None:
     r = httpx.get(url, headers={"X-API-Key": project["project_token"]})
     assert r.status_code == 401 and r.json()["error"] == "INVALID_TOKEN", "a write key cannot read"
     assert httpx.get(url, headers={"X-API-Key": "aak_unknown"}).status_code == 401
-    for how in ({"headers": {"X-API-Key": OWNER_KEY}}, {"params": {"key": OWNER_KEY}},
-                {"headers": {"Authorization": f"Bearer {OWNER_KEY}"}}):
+    for how in (
+        {"headers": {"X-API-Key": OWNER_KEY}},
+        {"params": {"key": OWNER_KEY}},
+        {"headers": {"Authorization": f"Bearer {OWNER_KEY}"}},
+    ):
         assert httpx.get(url, **how).status_code == 200  # type: ignore[arg-type]
     with server.client() as owner:
         created = owner.post("/account/keys", json={"name": "reader", "scope": "read"})
@@ -86,7 +125,9 @@ def test_auth_matrix(server: RunningServer, project: dict[str, Any]) -> None:
 
 def test_revoke_key_rotates_the_key_in_use(server: RunningServer) -> None:
     with server.client() as owner:
-        key = owner.post("/account/keys", json={"name": "rotating", "scope": "full"}).json()["api_key"]
+        key = owner.post("/account/keys", json={"name": "rotating", "scope": "full"}).json()[
+            "api_key"
+        ]
     with server.client(key) as c:
         r = c.post("/account/revoke-key")
         assert r.status_code == 200
@@ -97,7 +138,9 @@ def test_revoke_key_rotates_the_key_in_use(server: RunningServer) -> None:
         assert c.get("/account").status_code == 200
 
 
-def test_one_account_never_sees_another_accounts_data(server: RunningServer, project: dict[str, Any]) -> None:
+def test_one_account_never_sees_another_accounts_data(
+    server: RunningServer, project: dict[str, Any]
+) -> None:
     other = server.services.projects.create_account("mallory@example.com")
     _, mallory_key = server.services.projects.create_api_key(other, "m", "full")
     with server.client(mallory_key) as m:

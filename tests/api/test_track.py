@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 import httpx
+import msgspec
 
 from tests.conftest import RunningServer
 from tests.factories import CHROME_UA, event, pageview
@@ -17,11 +18,19 @@ def stored(server: RunningServer, project_id: str, where: str = "1=1") -> list[d
     ).dicts()
 
 
-def test_track_accepts_an_event_and_answers_202_queued(server: RunningServer, project: dict[str, Any]) -> None:
+def test_track_accepts_an_event_and_answers_202_queued(
+    server: RunningServer, project: dict[str, Any]
+) -> None:
     r = httpx.post(
         server.url + "/track",
-        json={"token": project["project_token"], "event": "signup", "properties": {"plan": "pro"},
-              "user_id": "u1", "session_id": "s1", "timestamp": 1_790_000_000_000},
+        json={
+            "token": project["project_token"],
+            "event": "signup",
+            "properties": {"plan": "pro"},
+            "user_id": "u1",
+            "session_id": "s1",
+            "timestamp": 1_790_000_000_000,
+        },
     )
     assert r.status_code == 202
     assert r.json() == {"ok": True, "queued": True}
@@ -32,14 +41,27 @@ def test_track_accepts_an_event_and_answers_202_queued(server: RunningServer, pr
     assert row["source"] == "server"
 
 
-def test_track_accepts_a_text_plain_beacon_body(server: RunningServer, project: dict[str, Any]) -> None:
-    body = '{"token": "%s", "event": "page_view", "properties": {"url": "https://shop.example/a?utm_source=news&x=1", "referrer": "https://www.google.com/search"}}' % project["project_token"]
+def test_track_accepts_a_text_plain_beacon_body(
+    server: RunningServer, project: dict[str, Any]
+) -> None:
+    body = msgspec.json.encode(
+        {
+            "token": project["project_token"],
+            "event": "page_view",
+            "properties": {
+                "url": "https://shop.example/a?utm_source=news&x=1",
+                "referrer": "https://www.google.com/search",
+            },
+        }
+    )
     r = httpx.post(
         server.url + "/track",
         content=body,
-        headers={"Content-Type": "text/plain;charset=UTF-8",
-                 "User-Agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36",
-                 "CF-IPCountry": "FR"},
+        headers={
+            "Content-Type": "text/plain;charset=UTF-8",
+            "User-Agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36",
+            "CF-IPCountry": "FR",
+        },
     )
     assert r.status_code == 202, r.text
     [row] = stored(server, project["id"])
@@ -51,7 +73,9 @@ def test_track_accepts_a_text_plain_beacon_body(server: RunningServer, project: 
     assert row["anonymous_id"].startswith("v_")  # cookieless visitor hash, no IP stored
 
 
-def test_track_validates_with_codes_that_say_what_to_fix(server: RunningServer, project: dict[str, Any]) -> None:
+def test_track_validates_with_codes_that_say_what_to_fix(
+    server: RunningServer, project: dict[str, Any]
+) -> None:
     token = project["project_token"]
     cases = [
         ({"event": "x"}, 400, "MISSING_FIELDS"),
@@ -63,7 +87,11 @@ def test_track_validates_with_codes_that_say_what_to_fix(server: RunningServer, 
         ({"token": token, "event": "x" * 201}, 400, "INVALID_FIELD"),
         ({"token": token, "event": "x", "id": "i" * 129}, 400, "INVALID_FIELD"),
         ({"token": token, "event": "x", "user_id": {"a": 1}}, 400, "INVALID_FIELD"),
-        ({"token": token, "event": "x", "properties": {f"k{i}": i for i in range(101)}}, 400, "PROPERTIES_TOO_LARGE"),
+        (
+            {"token": token, "event": "x", "properties": {f"k{i}": i for i in range(101)}},
+            400,
+            "PROPERTIES_TOO_LARGE",
+        ),
     ]
     for body, status, code in cases:
         r = httpx.post(server.url + "/track", json=body)
@@ -75,14 +103,24 @@ def test_track_validates_with_codes_that_say_what_to_fix(server: RunningServer, 
 
 def test_bad_json_and_wrong_shapes_get_clear_400s(server: RunningServer) -> None:
     for content in [b"", b"{", b"[]", b"null", b"\xff\xfe", b'"text"']:
-        r = httpx.post(server.url + "/track", content=content, headers={"Content-Type": "application/json"})
+        r = httpx.post(
+            server.url + "/track", content=content, headers={"Content-Type": "application/json"}
+        )
         assert r.status_code == 400, content
         assert r.json()["error"] == "INVALID_JSON"
 
 
-def test_unicode_names_and_properties_round_trip(server: RunningServer, project: dict[str, Any]) -> None:
-    r = httpx.post(server.url + "/track", json={"token": project["project_token"], "event": "café_ordered ☕",
-                                                 "properties": {"emoji": "🙂", "ключ": "значение"}})
+def test_unicode_names_and_properties_round_trip(
+    server: RunningServer, project: dict[str, Any]
+) -> None:
+    r = httpx.post(
+        server.url + "/track",
+        json={
+            "token": project["project_token"],
+            "event": "café_ordered ☕",
+            "properties": {"emoji": "🙂", "ключ": "значение"},
+        },
+    )
     assert r.status_code == 202
     [row] = stored(server, project["id"])
     assert row["name"] == "café_ordered ☕"
@@ -93,15 +131,28 @@ def test_a_retried_event_id_is_stored_once(server: RunningServer, project: dict[
     body = {"token": project["project_token"], "event": "paid", "id": str(uuid.uuid4())}
     for _ in range(3):
         assert httpx.post(server.url + "/track", json=body).status_code == 202
-    batch = {"token": project["project_token"], "events": [event("paid", id=body["id"]), event("paid", id="other")]}
+    batch = {
+        "token": project["project_token"],
+        "events": [event("paid", id=body["id"]), event("paid", id="other")],
+    }
     assert httpx.post(server.url + "/track/batch", json=batch).status_code == 202
     rows = stored(server, project["id"])
     assert sorted(r["event_id"] for r in rows) == sorted([body["id"], "other"])
 
 
-def test_batch_rejects_bad_events_one_by_one_and_keeps_the_good(server: RunningServer, project: dict[str, Any]) -> None:
-    events = [pageview("/a"), {"properties": {}}, "nope", event("ok", timestamp_ignored=1), {"event": "x", "timestamp": "bad"}]
-    r = httpx.post(server.url + "/track/batch", json={"token": project["project_token"], "events": events})
+def test_batch_rejects_bad_events_one_by_one_and_keeps_the_good(
+    server: RunningServer, project: dict[str, Any]
+) -> None:
+    events = [
+        pageview("/a"),
+        {"properties": {}},
+        "nope",
+        event("ok", timestamp_ignored=1),
+        {"event": "x", "timestamp": "bad"},
+    ]
+    r = httpx.post(
+        server.url + "/track/batch", json={"token": project["project_token"], "events": events}
+    )
     assert r.status_code == 202
     body = r.json()
     assert body["count"] == 2
@@ -116,10 +167,14 @@ def test_batch_limits_size_and_token(server: RunningServer, project: dict[str, A
     too_many = {"token": token, "events": [event("e") for _ in range(101)]}
     r = httpx.post(server.url + "/track/batch", json=too_many)
     assert r.status_code == 400
-    assert r.json() == {"error": "BATCH_TOO_LARGE",
-                        "message": "max 100 events per batch; split larger buffers into multiple requests"}
+    assert r.json() == {
+        "error": "BATCH_TOO_LARGE",
+        "message": "max 100 events per batch; split larger buffers into multiple requests",
+    }
     other = server.new_project()
-    mixed = {"events": [{**event("a"), "token": token}, {**event("b"), "token": other["project_token"]}]}
+    mixed = {
+        "events": [{**event("a"), "token": token}, {**event("b"), "token": other["project_token"]}]
+    }
     r = httpx.post(server.url + "/track/batch", json=mixed)
     assert r.status_code == 400
     assert "same token" in r.json()["message"]
@@ -130,7 +185,10 @@ def test_batch_limits_size_and_token(server: RunningServer, project: dict[str, A
 
 def test_identify_links_an_anonymous_id(server: RunningServer, project: dict[str, Any]) -> None:
     token = project["project_token"]
-    r = httpx.post(server.url + "/identify", json={"token": token, "previous_id": "anon-1", "user_id": "user-9"})
+    r = httpx.post(
+        server.url + "/identify",
+        json={"token": token, "previous_id": "anon-1", "user_id": "user-9"},
+    )
     assert r.status_code == 202
     rows = server.services.events.query(
         "SELECT previous_id, user_id FROM identities WHERE project_id = ?", [project["id"]]
@@ -138,16 +196,22 @@ def test_identify_links_an_anonymous_id(server: RunningServer, project: dict[str
     assert rows == [("anon-1", "user-9")]
     r = httpx.post(server.url + "/identify", json={"token": token, "previous_id": "anon-1"})
     assert r.status_code == 400 and r.json()["error"] == "MISSING_FIELDS"
-    r = httpx.post(server.url + "/identify", json={"token": token, "previous_id": "a" * 257, "user_id": "u"})
+    r = httpx.post(
+        server.url + "/identify", json={"token": token, "previous_id": "a" * 257, "user_id": "u"}
+    )
     assert r.status_code == 400
 
 
-def test_bots_are_kept_out_of_events_but_counted(server: RunningServer, project: dict[str, Any]) -> None:
+def test_bots_are_kept_out_of_events_but_counted(
+    server: RunningServer, project: dict[str, Any]
+) -> None:
     r = httpx.post(
         server.url + "/track",
         json={"token": project["project_token"], "event": "page_view", "properties": {"path": "/"}},
-        headers={"User-Agent": "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.2; +https://openai.com/gptbot)",
-                 "Origin": "https://shop.example"},
+        headers={
+            "User-Agent": "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.2; +https://openai.com/gptbot)",
+            "Origin": "https://shop.example",
+        },
     )
     assert r.status_code == 202
     assert stored(server, project["id"]) == []
@@ -160,15 +224,25 @@ def test_bots_are_kept_out_of_events_but_counted(server: RunningServer, project:
 def test_allowed_origins_are_enforced_on_ingest(server: RunningServer) -> None:
     project = server.new_project(allowed_origins="https://shop.example,*.partner.io")
     body = {"token": project["project_token"], "event": "page_view"}
-    ok = httpx.post(server.url + "/track", json=body, headers={"Origin": "https://shop.example", "User-Agent": CHROME_UA})
+    ok = httpx.post(
+        server.url + "/track",
+        json=body,
+        headers={"Origin": "https://shop.example", "User-Agent": CHROME_UA},
+    )
     assert ok.status_code == 202
     assert ok.headers["access-control-allow-origin"] == "https://shop.example"
-    sub = httpx.post(server.url + "/track", json=body, headers={"Origin": "https://app.partner.io", "User-Agent": CHROME_UA})
+    sub = httpx.post(
+        server.url + "/track",
+        json=body,
+        headers={"Origin": "https://app.partner.io", "User-Agent": CHROME_UA},
+    )
     assert sub.status_code == 202
     bad = httpx.post(server.url + "/track", json=body, headers={"Origin": "https://evil.example"})
     assert bad.status_code == 403 and bad.json()["error"] == "FORBIDDEN"
-    pre = httpx.options(server.url + "/track", headers={"Origin": "https://shop.example",
-                                                         "Access-Control-Request-Method": "POST"})
+    pre = httpx.options(
+        server.url + "/track",
+        headers={"Origin": "https://shop.example", "Access-Control-Request-Method": "POST"},
+    )
     assert pre.status_code == 204
     assert "POST" in pre.headers["access-control-allow-methods"]
     assert len(stored(server, project["id"])) == 2

@@ -45,7 +45,9 @@ def get(server: RunningServer, path: str, **params: Any) -> dict[str, Any]:
         return dict(r.json())
 
 
-def test_stats_counts_users_events_and_sessions(server: RunningServer, shop: dict[str, Any]) -> None:
+def test_stats_counts_users_events_and_sessions(
+    server: RunningServer, shop: dict[str, Any]
+) -> None:
     body = get(server, "/stats", project=shop["name"], since=DAY, until=DAY)
     assert body["totals"] == {"unique_users": 3, "total_events": 8}
     assert body["timeSeries"] == [{"bucket": DAY, "unique_users": 3, "total_events": 8}]
@@ -63,32 +65,62 @@ def test_stats_counts_users_events_and_sessions(server: RunningServer, shop: dic
 
 def test_stats_buckets_in_the_project_time_zone(server: RunningServer) -> None:
     p = server.new_project(timezone="America/New_York")
-    populate(server.url, p["project_token"], [
-        pageview("/", user="a", ts="2026-11-03T03:00:00"),  # 22:00 on Nov 2 in New York
-        pageview("/", user="b", ts="2026-11-03T06:00:00"),  # 01:00 on Nov 3
-    ])
+    populate(
+        server.url,
+        p["project_token"],
+        [
+            pageview("/", user="a", ts="2026-11-03T03:00:00"),  # 22:00 on Nov 2 in New York
+            pageview("/", user="b", ts="2026-11-03T06:00:00"),  # 01:00 on Nov 3
+        ],
+    )
     body = get(server, "/stats", project=p["id"], since="2026-11-01", until="2026-11-04")
-    assert [(b["bucket"], b["total_events"]) for b in body["timeSeries"]] == [("2026-11-02", 1), ("2026-11-03", 1)]
+    assert [(b["bucket"], b["total_events"]) for b in body["timeSeries"]] == [
+        ("2026-11-02", 1),
+        ("2026-11-03", 1),
+    ]
 
 
-def test_query_groups_filters_and_teaches_on_bad_input(server: RunningServer, shop: dict[str, Any]) -> None:
+def test_query_groups_filters_and_teaches_on_bad_input(
+    server: RunningServer, shop: dict[str, Any]
+) -> None:
     with server.client() as c:
-        r = c.post("/query", json={"project": shop["name"], "metrics": ["event_count", "unique_users"],
-                                   "group_by": ["path"], "date_from": DAY, "date_to": DAY,
-                                   "filters": [{"field": "event", "op": "eq", "value": "page_view"}]})
+        r = c.post(
+            "/query",
+            json={
+                "project": shop["name"],
+                "metrics": ["event_count", "unique_users"],
+                "group_by": ["path"],
+                "date_from": DAY,
+                "date_to": DAY,
+                "filters": [{"field": "event", "op": "eq", "value": "page_view"}],
+            },
+        )
         assert r.status_code == 200, r.text
         rows = {row["path"]: row for row in r.json()["rows"]}
         assert rows["/"] == {"path": "/", "event_count": 4, "unique_users": 3}
         assert r.json()["count"] == 4
-        r = c.post("/query", json={"project": shop["name"], "date_from": DAY, "date_to": DAY,
-                                   "filters": [{"field": "properties.plan", "op": "eq", "value": "pro"}]})
+        r = c.post(
+            "/query",
+            json={
+                "project": shop["name"],
+                "date_from": DAY,
+                "date_to": DAY,
+                "filters": [{"field": "properties.plan", "op": "eq", "value": "pro"}],
+            },
+        )
         assert r.json()["rows"] == [{"event_count": 1}]
         bad = c.post("/query", json={"project": shop["name"], "metrics": ["nope"]})
         assert bad.status_code == 400 and bad.json()["error"] == "INVALID_METRIC"
         assert "unique_users" in bad.json()["message"]
         bad = c.post("/query", json={"project": shop["name"], "group_by": ["planet"]})
         assert bad.json()["error"] == "INVALID_GROUP_BY"
-        bad = c.post("/query", json={"project": shop["name"], "filters": [{"field": "event", "op": "like", "value": 1}]})
+        bad = c.post(
+            "/query",
+            json={
+                "project": shop["name"],
+                "filters": [{"field": "event", "op": "like", "value": 1}],
+            },
+        )
         assert bad.status_code == 400
         bad = c.post("/query", json={"project": shop["name"], "group_by": ["properties.a b"]})
         assert bad.json()["error"] == "INVALID_PROPERTY_KEY"
@@ -107,7 +139,9 @@ def test_breakdown_and_properties(server: RunningServer, shop: dict[str, Any]) -
     b = get(server, "/breakdown", project=shop["name"], since=DAY, property="plan")
     assert b["values"] == [{"value": "pro", "count": 1, "unique_users": 1}]
     assert (b["total_events"], b["total_with_property"]) == (8, 1)
-    paths = get(server, "/breakdown", project=shop["name"], since=DAY, property="path", event="page_view")
+    paths = get(
+        server, "/breakdown", project=shop["name"], since=DAY, property="path", event="page_view"
+    )
     assert paths["values"][0] == {"value": "/", "count": 4, "unique_users": 3}
     props = get(server, "/properties", project=shop["name"], since=DAY)
     assert {e["event"]: e["count"] for e in props["events"]} == {"page_view": 7, "signup": 1}
@@ -116,13 +150,20 @@ def test_breakdown_and_properties(server: RunningServer, shop: dict[str, Any]) -
 
 def test_identity_stitching_makes_one_user(server: RunningServer) -> None:
     p = server.new_project()
-    populate(server.url, p["project_token"], [
-        pageview("/", user="anon-1", session="a", ts=f"{DAY}T08:00:00"),
-        event("signup", user="real-1", session="a", ts=f"{DAY}T08:01:00"),
-    ])
+    populate(
+        server.url,
+        p["project_token"],
+        [
+            pageview("/", user="anon-1", session="a", ts=f"{DAY}T08:00:00"),
+            event("signup", user="real-1", session="a", ts=f"{DAY}T08:01:00"),
+        ],
+    )
     before = get(server, "/stats", project=p["name"], since=DAY)
     assert before["totals"]["unique_users"] == 2
-    r = httpx.post(server.url + "/identify", json={"token": p["project_token"], "previous_id": "anon-1", "user_id": "real-1"})
+    r = httpx.post(
+        server.url + "/identify",
+        json={"token": p["project_token"], "previous_id": "anon-1", "user_id": "real-1"},
+    )
     assert r.status_code == 202
     after = get(server, "/stats", project=p["name"], since=DAY)
     assert after["totals"]["unique_users"] == 1

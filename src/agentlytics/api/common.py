@@ -48,7 +48,9 @@ async def read_json(request: Request) -> Any:
     try:
         return msgspec.json.decode(body)
     except msgspec.DecodeError as exc:
-        raise ValidationError(f"the request body is not valid JSON: {exc}", code="INVALID_JSON") from None
+        raise ValidationError(
+            f"the request body is not valid JSON: {exc}", code="INVALID_JSON"
+        ) from None
 
 
 async def read_object(request: Request) -> dict[str, Any]:
@@ -63,7 +65,9 @@ def convert(data: Any, kind: type[T]) -> T:
     try:
         return msgspec.convert(data, kind)
     except msgspec.ValidationError as exc:
-        raise ValidationError(str(exc), code="MISSING_FIELDS" if "missing" in str(exc) else "INVALID_FIELD") from None
+        raise ValidationError(
+            str(exc), code="MISSING_FIELDS" if "missing" in str(exc) else "INVALID_FIELD"
+        ) from None
 
 
 def api_key(request: Request) -> str | None:

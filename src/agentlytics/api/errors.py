@@ -52,7 +52,9 @@ async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = _HTTP_CODES.get(exc.status_code, "ERROR")
     message = exc.detail if exc.status_code != 404 else f"no route for {request.url.path}"
-    return json_response({"error": code, "message": message}, exc.status_code, exc.headers)
+    return json_response(
+        {"error": code, "message": message}, exc.status_code, dict(exc.headers or {})
+    )
 
 
 async def unexpected_error(request: Request, exc: Exception) -> Response:

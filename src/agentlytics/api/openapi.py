@@ -8,7 +8,7 @@ from typing import Any
 from agentlytics import __version__
 from agentlytics.api.table import Endpoint
 
-_AUTH = {
+_AUTH: dict[str, list[dict[str, list[str]]]] = {
     "api_key": [{"ApiKeyHeader": []}, {"ApiKeyQuery": []}, {"Bearer": []}],
     "write_key": [],
     "none": [],
@@ -25,8 +25,13 @@ def build_openapi(endpoints: list[Endpoint]) -> dict[str, Any]:
             for name in re.findall(r"{(\w+)(?::\w+)?}", ep.path)
         ]
         params += [
-            {"name": name, "in": "query", "required": False, "schema": {"type": "string"},
-             "description": text}
+            {
+                "name": name,
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": text,
+            }
             for name, text in ep.query.items()
         ]
         operation: dict[str, Any] = {
@@ -38,7 +43,9 @@ def build_openapi(endpoints: list[Endpoint]) -> dict[str, Any]:
                 str(ep.status): {"description": "success"},
                 "4XX": {
                     "description": "an error that says what to fix",
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                    },
                 },
             },
         }

@@ -7,7 +7,14 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from agentlytics.api.common import convert, in_thread, json_response, principal, read_object, services
+from agentlytics.api.common import (
+    convert,
+    in_thread,
+    json_response,
+    principal,
+    read_object,
+    services,
+)
 from agentlytics.errors import ValidationError
 from agentlytics.model.project import Project
 from agentlytics.query import reports
@@ -30,7 +37,9 @@ def int_param(request: Request, name: str, default: int, low: int, high: int) ->
 def read_project(request: Request, ref: str | None = None) -> Project:
     """The project named by ``?project=`` (name or id), if this key's account owns it."""
     who = principal(request)
-    return services(request).projects.get_project(who.account, ref or request.query_params.get("project"))
+    return services(request).projects.get_project(
+        who.account, ref or request.query_params.get("project")
+    )
 
 
 def with_context(request: Request, project: Project, body: dict[str, Any]) -> Response:
@@ -46,7 +55,9 @@ async def stats(request: Request) -> Response:
             f"groupBy must be one of {', '.join(reports.STATS_GROUPS)}", code="INVALID_GROUP_BY"
         )
     engine = services(request).query
-    period = engine.period(project, request.query_params.get("since"), request.query_params.get("until"))
+    period = engine.period(
+        project, request.query_params.get("since"), request.query_params.get("until")
+    )
     body = await in_thread(reports.stats, engine, project, period, group_by)
     return with_context(request, project, body)
 
@@ -72,7 +83,9 @@ async def events(request: Request) -> Response:
 
 async def query(request: Request) -> Response:
     body = await read_object(request)
-    project = read_project(request, body.pop("project", None) or request.query_params.get("project"))
+    project = read_project(
+        request, body.pop("project", None) or request.query_params.get("project")
+    )
     spec = convert(body, QuerySpec)
     engine = services(request).query
     result = await in_thread(engine.run, project, spec)

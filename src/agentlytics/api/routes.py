@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from agentlytics.api import health, projects, reads, track
+from agentlytics.api import health, live, projects, reads, track
 from agentlytics.api.common import json_response
 from agentlytics.api.openapi import build_openapi
 from agentlytics.api.table import Endpoint
@@ -17,30 +17,99 @@ E = Endpoint
 ENDPOINTS: list[Endpoint] = [
     # ingest (write key)
     E("POST", "/track", track.track, "Track a single event", "track", "write_key", 202),
-    E("POST", "/track/batch", track.track_batch, "Track up to 100 events", "track", "write_key", 202),
-    E("POST", "/identify", track.identify, "Link an anonymous id to a user id", "track", "write_key", 202),
+    E(
+        "POST",
+        "/track/batch",
+        track.track_batch,
+        "Track up to 100 events",
+        "track",
+        "write_key",
+        202,
+    ),
+    E(
+        "POST",
+        "/identify",
+        track.identify,
+        "Link an anonymous id to a user id",
+        "track",
+        "write_key",
+        202,
+    ),
     # projects and account
     E("GET", "/projects", projects.list_projects, "List all projects", "projects"),
-    E("POST", "/projects", projects.create_project, "Create a project (idempotent by name)", "projects", status=201),
+    E(
+        "POST",
+        "/projects",
+        projects.create_project,
+        "Create a project (idempotent by name)",
+        "projects",
+        status=201,
+    ),
     E("GET", "/projects/{id}", projects.get_project, "Get project details", "projects"),
     E("PATCH", "/projects/{id}", projects.update_project, "Update a project", "projects"),
-    E("DELETE", "/projects/{id}", projects.delete_project, "Soft-delete a project and revoke its token", "projects"),
+    E(
+        "DELETE",
+        "/projects/{id}",
+        projects.delete_project,
+        "Soft-delete a project and revoke its token",
+        "projects",
+    ),
     E("GET", "/account", projects.account, "Get account info and limits", "account"),
-    E("POST", "/account/revoke-key", projects.revoke_key, "Revoke this API key and issue a new one", "account"),
+    E(
+        "POST",
+        "/account/revoke-key",
+        projects.revoke_key,
+        "Revoke this API key and issue a new one",
+        "account",
+    ),
     E("GET", "/account/keys", projects.list_keys, "List API keys (never their values)", "account"),
-    E("POST", "/account/keys", projects.create_key, "Create an API key (shown once)", "account", status=201),
+    E(
+        "POST",
+        "/account/keys",
+        projects.create_key,
+        "Create an API key (shown once)",
+        "account",
+        status=201,
+    ),
     E("DELETE", "/account/keys/{key_id}", projects.delete_key, "Revoke an API key", "account"),
     E("GET", "/health", health.health, "Health check", "health", "none"),
     # reads (query engine)
     E("GET", "/stats", reads.stats, "Aggregated stats overview", "stats"),
     E("GET", "/events", reads.events, "Raw event log", "events"),
     E("POST", "/query", reads.query, "Flexible analytics query", "query"),
-    E("GET", "/query/schema", reads.query_schema_route, "JSON Schema of the query model", "query", "none"),
-    E("GET", "/properties", reads.properties, "Discover event names and property keys", "properties"),
-    E("GET", "/properties/received", reads.properties_received, "Property keys by event name", "properties"),
+    E(
+        "GET",
+        "/query/schema",
+        reads.query_schema_route,
+        "JSON Schema of the query model",
+        "query",
+        "none",
+    ),
+    E(
+        "GET",
+        "/properties",
+        reads.properties,
+        "Discover event names and property keys",
+        "properties",
+    ),
+    E(
+        "GET",
+        "/properties/received",
+        reads.properties_received,
+        "Property keys by event name",
+        "properties",
+    ),
     E("GET", "/breakdown", reads.breakdown, "Top property values", "breakdown"),
-    E("GET", "/project-context", reads.get_project_context, "Goals, activation events, glossary", "projects"),
+    E(
+        "GET",
+        "/project-context",
+        reads.get_project_context,
+        "Goals, activation events, glossary",
+        "projects",
+    ),
     E("PUT", "/project-context", reads.put_project_context, "Set the project context", "projects"),
+    E("GET", "/live", live.live_snapshot, "Live snapshot (real-time)", "live"),
+    E("GET", "/stream", live.stream, "Live event stream (SSE)", "stream"),
 ]
 
 
@@ -51,8 +120,6 @@ def build_routes(services: Services) -> list[BaseRoute]:
     async def openapi(request: Request) -> Response:
         return json_response(spec)
 
-    routes: list[BaseRoute] = [
-        Route(ep.path, ep.handler, methods=[ep.method]) for ep in endpoints
-    ]
+    routes: list[BaseRoute] = [Route(ep.path, ep.handler, methods=[ep.method]) for ep in endpoints]
     routes.append(Route("/openapi.json", openapi, methods=["GET"]))
     return routes

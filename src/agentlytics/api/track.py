@@ -63,9 +63,7 @@ async def track_batch(request: Request) -> Response:
     tokens = {native.token_of(e) or default_token for e in events if isinstance(e, dict)}
     tokens.discard(None)
     if len(tokens) > 1:
-        raise ValidationError(
-            "all events in a batch must use the same token", code="INVALID_TOKEN"
-        )
+        raise ValidationError("all events in a batch must use the same token", code="INVALID_TOKEN")
     project = _project(request, next(iter(tokens), None))
     ctx = request_context(request)
     source = "browser" if native.looks_like_browser(ctx.headers) else "server"
@@ -94,9 +92,7 @@ async def track_batch(request: Request) -> Response:
             },
             400,
         )
-    return json_response(
-        {"ok": True, "queued": True, "count": count, "rejected": rejected}, 202
-    )
+    return json_response({"ok": True, "queued": True, "count": count, "rejected": rejected}, 202)
 
 
 async def identify(request: Request) -> Response:

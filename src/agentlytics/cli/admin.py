@@ -73,7 +73,12 @@ def keys_list(account: AccountOpt = None, data_dir: DataDir = None, config: Conf
         table = Table("id", "name", "scope", "prefix", "created", "revoked")
         for key in service.list_api_keys(_account(service, account)):
             table.add_row(
-                key.id, key.name, key.scope, key.prefix, _when(key.created_at), _when(key.revoked_at)
+                key.id,
+                key.name,
+                key.scope,
+                key.prefix,
+                _when(key.created_at),
+                _when(key.revoked_at),
             )
         out.print(table)
 

@@ -16,10 +16,12 @@ out = Console(soft_wrap=True)
 _help = setting_help()
 
 DataDir = Annotated[
-    str | None, typer.Option("--data-dir", help=_help["data_dir"][1], show_default="./agentlytics-data")
+    str | None,
+    typer.Option("--data-dir", help=_help["data_dir"][1], show_default="./agentlytics-data"),
 ]
 Config = Annotated[
-    str | None, typer.Option("--config", help="TOML file with settings (keys as in docs/configuration.md).")
+    str | None,
+    typer.Option("--config", help="TOML file with settings (keys as in docs/configuration.md)."),
 ]
 
 

@@ -20,7 +20,9 @@ _help = setting_help()
 
 def serve(
     data_dir: DataDir = None,
-    host: Annotated[str | None, typer.Option(help=_help["host"][1], show_default="127.0.0.1")] = None,
+    host: Annotated[
+        str | None, typer.Option(help=_help["host"][1], show_default="127.0.0.1")
+    ] = None,
     port: Annotated[int | None, typer.Option(help=_help["port"][1], show_default="8720")] = None,
     events: Annotated[str | None, typer.Option(help=_help["events"][1])] = None,
     meta: Annotated[str | None, typer.Option(help=_help["meta"][1])] = None,

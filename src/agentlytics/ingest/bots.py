@@ -11,7 +11,7 @@ Rules, in order:
 1. Empty or missing UA → None. A browser always sends one, but a missing header is not
    evidence of a bot, and server events often have none. (Agent Analytics' ``bot.js``
    counts it as a bot; we do not.) Our own SDK (``agentlytics-sdk``) → None, always.
-2. ``RULES``: an ordered table of (regex, category, actor) for named agents; the first
+2. ``RULES``: an ordered table of (pattern, category, actor) for named agents; the first
    match wins, so a more specific token comes before a token it contains
    ("Applebot-Extended" before "Applebot", "Chrome-Lighthouse" before "HeadlessChrome").
    - ``ai_agent``: LLM crawlers and the fetchers that act for a user in a chat
@@ -29,8 +29,9 @@ Rules, in order:
    ``monitoring_perf``; preview/embed/share → ``social_preview``; gpt/claude/llm/ai →
    ``ai_agent``); anything else is a ``search_crawler``.
 
-Results are LRU-cached (4096 entries): the same UAs repeat, and a crawlerdetect miss (every
-real browser) costs about half a millisecond.
+Results are LRU-cached (4096 entries): the same UAs repeat. A miss costs ~40-200 µs: both
+tables are first asked "could anything match?" through a literal index, so a person's UA
+never walks the rule list or crawlerdetect's 1,462-way regex (which alone costs 0.5-2 ms).
 """
 
 from __future__ import annotations
@@ -38,9 +39,11 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from typing import Final, Literal, get_args
+from typing import Final, Literal, NamedTuple, get_args
 
 from crawlerdetect import CrawlerDetect
+from crawlerdetect.crawlerdetect import get_compiled_exclusions_regex
+from crawlerdetect.providers.crawlers import data as crawler_patterns
 
 __all__ = ["BOT_CATEGORIES", "RULES", "BotCategory", "BotMatch", "classify_bot"]
 
@@ -64,7 +67,8 @@ _SEARCH: BotCategory = "search_crawler"
 _SOCIAL: BotCategory = "social_preview"
 _MONITOR: BotCategory = "monitoring_perf"
 
-_TABLE: tuple[tuple[str, BotCategory, str], ...] = (
+#: The ordered rule table: (case-insensitive regex, category, actor); the first match wins.
+RULES: Final[tuple[tuple[str, BotCategory, str], ...]] = (
     # AI agents: crawlers that feed models, and fetchers acting for a chat user.
     (r"ChatGPT-User", _AI, "ChatGPT-User"),
     (r"OAI-SearchBot", _AI, "OAI-SearchBot"),
@@ -208,10 +212,114 @@ _TABLE: tuple[tuple[str, BotCategory, str], ...] = (
     (r"^insomnia/", _MONITOR, "Insomnia"),
 )
 
-#: The ordered rule table: (compiled case-insensitive regex, category, actor).
-RULES: Final[tuple[tuple[re.Pattern[str], BotCategory, str], ...]] = tuple(
-    (re.compile(pattern, re.IGNORECASE), category, actor) for pattern, category, actor in _TABLE
-)
+_REGEX_CHARS = frozenset(".^$*+?{}[]\\()")
+_ESCAPED = re.compile(r"\\(\W)")  # an escaped punctuation mark is a literal: "\." is "."
+
+
+class _Rule(NamedTuple):
+    # A pattern made only of literal alternatives is tested with ``in`` on the lowercased
+    # UA: an IGNORECASE regex cannot use re's literal-prefix search and costs ~10x more.
+    needles: tuple[str, ...]
+    regex: re.Pattern[str] | None
+    category: BotCategory
+    actor: str
+
+
+def _literals(pattern: str) -> list[str] | None:
+    """The alternatives of a pattern made only of literals (``\\.`` allowed), else None."""
+    if not _REGEX_CHARS.isdisjoint(_ESCAPED.sub("", pattern)):
+        return None
+    return _ESCAPED.sub(r"\1", pattern).lower().split("|")
+
+
+def _rule(pattern: str, category: BotCategory, actor: str) -> _Rule:
+    if (needles := _literals(pattern)) is not None:
+        return _Rule(tuple(needles), None, category, actor)
+    return _Rule((), re.compile(pattern, re.IGNORECASE), category, actor)
+
+
+_RULES = tuple(_rule(*row) for row in RULES)
+
+
+class _Needles:
+    """Whether any of many case-insensitive literals occurs in a string.
+
+    The literals are indexed by their first three characters, so a search costs one dict
+    lookup per position of the string instead of one ``in`` per literal.
+    """
+
+    def __init__(self, needles: list[str]) -> None:
+        self._by_prefix: dict[str, list[str]] = {}
+        self._short: list[str] = []
+        for needle in (n.lower() for n in needles):
+            if len(needle) < 3:
+                self._short.append(needle)
+            else:
+                self._by_prefix.setdefault(needle[:3], []).append(needle)
+
+    def found_in(self, text: str) -> bool:
+        if not text.isascii():
+            return True  # str.lower() and re's case folding differ outside ASCII: answer "maybe"
+        low = text.lower()
+        for i in range(len(low) - 2):
+            candidates = self._by_prefix.get(low[i : i + 3])
+            if candidates and any(low.startswith(needle, i) for needle in candidates):
+                return True
+        return any(needle in low for needle in self._short)
+
+
+def _any_regex(patterns: list[str]) -> re.Pattern[str]:
+    # One alternation is cheap when its members are few or start with a literal; patterns
+    # anchored with ^ go into a separate one that is tried once, at the start of the UA.
+    return re.compile("|".join(f"(?:{p})" for p in patterns) or "(?!)", re.IGNORECASE)
+
+
+_REGEX_ONLY = [p for p, _, _ in RULES if _literals(p) is None]
+# Most UAs match no rule; these answer that before the ordered scan.
+_RULE_NEEDLES = _Needles([needle for rule in _RULES for needle in rule.needles])
+_RULE_ANCHORED = _any_regex([p[1:] for p in _REGEX_ONLY if p.startswith("^") and "|" not in p])
+_RULE_UNANCHORED = _any_regex([p for p in _REGEX_ONLY if not p.startswith("^") or "|" in p])
+
+_LEADING_STAR_CLASS = re.compile(r"^\[[^\]]*\]\*")
+
+
+class _CrawlerPrefilter:
+    """Answers crawlerdetect's "does any pattern match?" with the same patterns, ~10x faster.
+
+    crawlerdetect deletes browser tokens (Mozilla, Chrome, Safari…) from the UA and then
+    searches the rest with one 1,462-way alternation, which Python's re retries at every
+    position: 0.5-2 ms for a person's UA. Here the ~1,380 literal patterns go through a
+    ``_Needles`` index, the ``^``-anchored ones are tried once at the start, and the
+    catch-all ``[a-z0-9_-]*(bot|crawl|…)`` loses its leading ``[…]*``, which cannot change
+    whether it matches but makes re backtrack. A UA that passes still goes to
+    ``CrawlerDetect`` for the verdict and the matched token.
+    """
+
+    def __init__(self, patterns: list[str]) -> None:
+        literals: list[str] = []
+        anchored: list[str] = []
+        unanchored: list[str] = []
+        for pattern in patterns:
+            if (needles := _literals(pattern)) is not None:
+                literals.extend(needles)
+            elif pattern.startswith("^") and "|" not in pattern:
+                anchored.append(pattern[1:])
+            else:
+                unanchored.append(_LEADING_STAR_CLASS.sub("", pattern))
+        self._needles = _Needles(literals)
+        self._anchored = _any_regex(anchored)
+        self._unanchored = _any_regex(unanchored)
+
+    def may_match(self, ua: str) -> bool:
+        rest = get_compiled_exclusions_regex().sub("", ua)
+        return (
+            self._needles.found_in(rest)
+            or self._anchored.match(rest) is not None
+            or self._unanchored.search(rest) is not None
+        )
+
+
+_crawler_prefilter = _CrawlerPrefilter(crawler_patterns)
 
 # UAs that are never bots, whatever else they contain: our own SDK.
 _ALLOW = re.compile(r"agentlytics-sdk", re.IGNORECASE)
@@ -247,18 +355,40 @@ def classify_bot(ua: str | None) -> BotMatch | None:
 def _classify_cached(ua: str) -> BotMatch | None:
     if _ALLOW.search(ua):
         return None
-    for pattern, category, actor in RULES:
-        if pattern.search(ua):
-            return BotMatch(category, actor)
+    if _RULE_NEEDLES.found_in(ua) or _RULE_ANCHORED.match(ua) or _RULE_UNANCHORED.search(ua):
+        lowered = ua.lower()
+        for rule in _RULES:
+            if rule.needles:
+                if any(needle in lowered for needle in rule.needles):
+                    return BotMatch(rule.category, rule.actor)
+            elif rule.regex is not None and rule.regex.search(ua):
+                return BotMatch(rule.category, rule.actor)
+    if not _crawler_prefilter.may_match(ua):
+        return None
     # A fresh detector per call: CrawlerDetect keeps the last match on the instance, so a
     # shared one is not thread-safe. This runs only on a cache miss.
     detector = CrawlerDetect()
     if not detector.is_crawler(ua):
         return None
-    token = (detector.get_matches() or "").strip().rstrip("/;:,").strip()[:_MAX_ACTOR]
+    token = _actor_token(ua, detector.get_matches() or "")
     if not token:
         return BotMatch(_SEARCH, "unknown")
     for keywords, category in _FALLBACK_KEYWORDS:
         if keywords.search(token):
             return BotMatch(category, token)
     return BotMatch(_SEARCH, token)
+
+
+_WORD_TAIL = re.compile(r"[\w-]*")
+
+
+def _actor_token(ua: str, matched: str) -> str:
+    # crawlerdetect returns the text its pattern matched, often a word prefix ("Yandex",
+    # "crawl"); extend it to the whole word of the UA ("YandexBot", "AcmeCrawler").
+    matched = matched.strip().rstrip("/;:,").strip()
+    start = ua.lower().find(matched.lower()) if matched else -1
+    if start < 0:
+        return matched[:_MAX_ACTOR]
+    end = start + len(matched)
+    tail = _WORD_TAIL.match(ua, end)
+    return ua[start : tail.end() if tail else end][:_MAX_ACTOR]

@@ -198,7 +198,7 @@ def split_url(url: str | None) -> tuple[str | None, str | None, dict[str, str]]:
     if not path and host is not None:
         path = "/"
     utm: dict[str, str] = {}
-    if "utm_" in parts.query:
+    if "utm_" in parts.query.lower():
         for key, value in parse_qsl(parts.query):
             key = key.lower()
             if key in UTM_KEYS and key not in utm and (value := value.strip()):

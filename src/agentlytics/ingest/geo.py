@@ -144,9 +144,9 @@ class GeoResolver:
                 raw = headers.get(name)
                 if raw is None:
                     continue
-                code = _country_code(raw)
-                if code == _TOR:
+                if raw.strip().upper() == _TOR:
                     return None
+                code = _country_code(raw)
                 if code is not None and code not in _UNKNOWN:
                     return code
         return self.country_of_ip(ip)

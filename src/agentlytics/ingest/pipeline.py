@@ -140,7 +140,9 @@ def new_event_id() -> str:
     """A UUIDv7: time-ordered, so ids sort roughly by arrival."""
     ms = int(time.time() * 1000)
     rand = uuid.uuid4().int & ((1 << 74) - 1)
-    value = (ms << 80) | (0x7 << 76) | ((rand >> 62) << 64) | (0b10 << 62) | (rand & ((1 << 62) - 1))
+    value = (
+        (ms << 80) | (0x7 << 76) | ((rand >> 62) << 64) | (0b10 << 62) | (rand & ((1 << 62) - 1))
+    )
     return str(uuid.UUID(int=value))
 
 
@@ -298,9 +300,7 @@ class Ingestor:
         work = _Work(draft=draft, ctx=ctx, project=project)
         for _name, step in self.steps:
             step(work)
-        return Event(
-            project_id=project.id, received_at=ctx.received_at, **work.values
-        )
+        return Event(project_id=project.id, received_at=ctx.received_at, **work.values)
 
     async def check_rate(self, project: Project, count: int) -> None:
         limit = self.settings.ingest_rate_limit
@@ -346,7 +346,10 @@ class Ingestor:
                 if new:
                     live.append(live_view(event))
             await self.coord.publish(project.id, live)
-        return [o if o is not None else Outcome("invalid", "INTERNAL", "not processed") for o in outcomes]
+        return [
+            o if o is not None else Outcome("invalid", "INTERNAL", "not processed")
+            for o in outcomes
+        ]
 
 
 def live_view(event: Event) -> dict[str, Any]:

@@ -46,7 +46,7 @@ class Project(msgspec.Struct, kw_only=True):
         origin = origin.rstrip("/")
         host = origin.split("://", 1)[-1]
         for rule in allowed:
-            if rule == origin or rule == host:
+            if rule in (origin, host):
                 return True
             if rule.startswith("*.") and (host.endswith(rule[1:]) or host == rule[2:]):
                 return True

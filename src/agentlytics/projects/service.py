@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -70,9 +70,13 @@ class ProjectService:
         """Create the owner account on first start; return a generated key to print once."""
         if self.meta.count_accounts() > 0:
             owner_account = self.owner()
-            if owner_account and self.settings.api_key:
-                if self.meta.get_api_key_by_hash(keys.hash_key(self.settings.api_key)) is None:
-                    self._store_key(owner_account, self.settings.api_key, name="env", scope="full")
+            key = self.settings.api_key
+            if (
+                owner_account
+                and key
+                and self.meta.get_api_key_by_hash(keys.hash_key(key)) is None
+            ):
+                self._store_key(owner_account, key, name="env", scope="full")
             return None
         owner = Account(
             id=keys.new_id("acc"),
@@ -334,7 +338,10 @@ class ProjectService:
             return 0
         rows = self.events.query(
             "SELECT count(*) FROM events WHERE project_id = ? AND timestamp >= ?",
-            [project.id, datetime.fromtimestamp(_start_of_day_utc_ms() / 1000, UTC).replace(tzinfo=None)],
+            [
+                project.id,
+                datetime.fromtimestamp(_start_of_day_utc_ms() / 1000, UTC).replace(tzinfo=None),
+            ],
         ).rows
         return int(rows[0][0]) if rows else 0
 

@@ -1,6 +1,6 @@
 """The query model: what can be asked, as typed data with a JSON Schema.
 
-A query is metrics × group-by dimensions, over filters and a date range, in a time zone.
+A query is metrics by group-by dimensions, over filters and a date range, in a time zone.
 Every read endpoint, MCP tool and dashboard panel is one or more of these.
 """
 
@@ -89,7 +89,11 @@ DIMENSIONS: dict[str, Dimension] = {
 
 #: columns a filter may name directly (besides properties.*)
 FILTER_FIELDS: dict[str, str] = {
-    **{name: d.column for name, d in DIMENSIONS.items() if d.column not in {"date", "hour", "week", "month"}},
+    **{
+        name: d.column
+        for name, d in DIMENSIONS.items()
+        if d.column not in {"date", "hour", "week", "month"}
+    },
     "user_email": "user_email",
     "user_name": "user_name",
     "anonymous_id": "anonymous_id",

@@ -92,6 +92,13 @@ class MetaStore(Protocol):
     # server state (salts, bootstrap markers)
     def get_state(self, key: str) -> str | None: ...
     def set_state(self, key: str, value: str) -> None: ...
+    def compare_and_set_state(self, key: str, expected: str | None, value: str) -> bool:
+        """Store ``value`` only if the key still holds ``expected`` (None: the key is absent).
+
+        The building block for state several workers update at once (the visitor salts):
+        read, merge, and retry when another worker changed the value in between.
+        """
+        ...
 
     def close(self) -> None: ...
 

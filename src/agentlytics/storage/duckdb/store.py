@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import queue
 import threading
@@ -60,9 +61,7 @@ class _Write:
     events: Sequence[Event] = ()
     bots: Sequence[BotHit] = ()
     identities: Sequence[Identity] = ()
-    future: concurrent.futures.Future[list[bool]] = field(
-        default_factory=concurrent.futures.Future
-    )
+    future: concurrent.futures.Future[list[bool]] = field(default_factory=concurrent.futures.Future)
 
 
 class DuckDBEventStore:
@@ -124,8 +123,10 @@ class DuckDBEventStore:
             while count < _MAX_GROUP:
                 try:
                     timeout = deadline - time.monotonic()
-                    item = self._queue.get_nowait() if timeout <= 0 else self._queue.get(
-                        timeout=timeout
+                    item = (
+                        self._queue.get_nowait()
+                        if timeout <= 0
+                        else self._queue.get(timeout=timeout)
                     )
                 except queue.Empty:
                     break
@@ -160,16 +161,15 @@ class DuckDBEventStore:
                 self._insert_arrow("bot_hits", _bots_table(bots))
             for ident in identities:
                 self._con.execute(
-                    "INSERT OR REPLACE INTO identities VALUES (?, ?, ?, make_timestamp(?::BIGINT * 1000))",
+                    "INSERT OR REPLACE INTO identities "
+                    "VALUES (?, ?, ?, make_timestamp(?::BIGINT * 1000))",
                     [ident.project_id, ident.previous_id, ident.user_id, ident.created_at],
                 )
             self._con.execute("COMMIT")
         except Exception as exc:
             log.exception("commit failed")
-            try:
+            with contextlib.suppress(duckdb.Error):
                 self._con.execute("ROLLBACK")
-            except duckdb.Error:
-                pass
             for key in added:
                 self._seen.discard(key)
             for write in group:

@@ -216,9 +216,17 @@ class SQLiteMetaStore:
 
     def set_state(self, key: str, value: str) -> None:
         self._run(
-            "INSERT INTO state VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            "INSERT INTO state VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
+
+    def compare_and_set_state(self, key: str, expected: str | None, value: str) -> bool:
+        if expected is None:
+            sql = "INSERT INTO state VALUES (?, ?) ON CONFLICT (key) DO NOTHING"
+            return self._run(sql, (key, value)) == 1
+        sql = "UPDATE state SET value = ? WHERE key = ? AND value = ?"
+        return self._run(sql, (value, key, expected)) == 1
 
     def close(self) -> None:
         with self._lock:

@@ -1,0 +1,173 @@
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from agentlytics.ingest.privacy import SALT_BYTES, VisitorHasher, client_ip
+
+UA = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 Version/17.4.1"
+DAY1 = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
+DAY2 = DAY1 + timedelta(days=1)
+DAY3 = DAY1 + timedelta(days=2)
+
+
+class SaltTable:
+    """A shared salt store with insert-if-absent writes, like a metadata DB table."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, bytes] = {}
+        self.saves = 0
+
+    def load(self) -> dict[str, bytes]:
+        return dict(self.rows)
+
+    def save(self, salts: dict[str, bytes]) -> None:
+        self.saves += 1
+        self.rows = {day: self.rows.get(day, salt) for day, salt in salts.items()}
+
+
+def test_a_visitor_id_is_a_prefixed_24_digit_hex() -> None:
+    vid = VisitorHasher().visitor_id("p1", "203.0.113.7", UA, DAY1)
+    assert re.fullmatch(r"v_[0-9a-f]{24}", vid)
+
+
+def test_the_id_is_stable_within_a_utc_day_and_differs_by_project_ip_and_ua() -> None:
+    hasher = VisitorHasher()
+    vid = hasher.visitor_id("p1", "203.0.113.7", UA, DAY1)
+    assert hasher.visitor_id("p1", "203.0.113.7", UA, DAY1.replace(hour=23, minute=59)) == vid
+    others = {
+        hasher.visitor_id("p2", "203.0.113.7", UA, DAY1),
+        hasher.visitor_id("p1", "203.0.113.8", UA, DAY1),
+        hasher.visitor_id("p1", "203.0.113.7", UA + " x", DAY1),
+        hasher.visitor_id("p1", "203.0.113.7", None, DAY1),
+    }
+    assert vid not in others and len(others) == 4
+
+
+def test_the_salt_rotates_every_utc_day() -> None:
+    hasher = VisitorHasher()
+    assert hasher.visitor_id("p1", "203.0.113.7", UA, DAY1) != hasher.visitor_id(
+        "p1", "203.0.113.7", UA, DAY2
+    )
+
+
+def test_yesterdays_ids_can_be_recomputed_but_not_older_ones() -> None:
+    table = SaltTable()
+    hasher = VisitorHasher(table.load, table.save)
+    day1_id = hasher.visitor_id("p1", "203.0.113.7", UA, DAY1)
+
+    hasher.visitor_id("p1", "203.0.113.7", UA, DAY2)
+    assert hasher.visitor_id("p1", "203.0.113.7", UA, DAY1) == day1_id
+
+    hasher.visitor_id("p1", "203.0.113.7", UA, DAY3)
+    assert sorted(table.rows) == ["2025-03-02", "2025-03-03"]
+    assert hasher.visitor_id("p1", "203.0.113.7", UA, DAY1) != day1_id
+    assert sorted(table.rows) == ["2025-03-02", "2025-03-03"]
+    assert all(len(salt) == SALT_BYTES for salt in table.rows.values())
+
+
+def test_visitor_ids_offers_yesterdays_id_to_continue_a_visit_across_midnight() -> None:
+    hasher = VisitorHasher()
+    before_midnight = hasher.visitor_id("p1", "203.0.113.7", UA, DAY1.replace(hour=23))
+    today, yesterday = hasher.visitor_ids("p1", "203.0.113.7", UA, DAY2.replace(hour=0))
+    assert yesterday == before_midnight
+    assert today == hasher.visitor_id("p1", "203.0.113.7", UA, DAY2)
+
+
+def test_visitor_ids_on_a_first_day_has_only_todays_id() -> None:
+    assert len(VisitorHasher().visitor_ids("p1", "203.0.113.7", UA, DAY1)) == 1
+
+
+def test_workers_sharing_a_salt_store_agree_on_ids() -> None:
+    table = SaltTable()
+    first = VisitorHasher(table.load, table.save).visitor_id("p1", "203.0.113.7", UA, DAY1)
+    second = VisitorHasher(table.load, table.save).visitor_id("p1", "203.0.113.7", UA, DAY1)
+    assert first == second
+
+
+def test_a_worker_that_lost_the_race_to_create_todays_salt_adopts_the_stored_one() -> None:
+    table = SaltTable()
+    # This worker's first load ran before the other worker saved.
+    stale_loads: Iterator[dict[str, bytes]] = iter([{}])
+
+    def load() -> dict[str, bytes]:
+        stale = next(stale_loads, None)
+        return stale if stale is not None else table.load()
+
+    winner = VisitorHasher(table.load, table.save).visitor_id("p1", "203.0.113.7", UA, DAY1)
+    loser = VisitorHasher(load, table.save).visitor_id("p1", "203.0.113.7", UA, DAY1)
+    assert loser == winner
+
+
+def test_salts_are_loaded_only_when_a_new_day_starts() -> None:
+    table = SaltTable()
+    hasher = VisitorHasher(table.load, table.save)
+    for minute in range(50):
+        hasher.visitor_id("p1", f"203.0.113.{minute}", UA, DAY1 + timedelta(minutes=minute))
+    assert table.saves == 1
+
+
+def test_the_day_is_the_utc_day_of_now() -> None:
+    hasher = VisitorHasher()
+    utc_morning = hasher.visitor_id("p1", "203.0.113.7", UA, datetime(2025, 3, 1, 1, tzinfo=UTC))
+    same_instant_in_berlin = datetime(2025, 3, 1, 23, 30, tzinfo=timezone(timedelta(hours=2)))
+    naive_utc = datetime(2025, 3, 1, 12)
+    assert hasher.visitor_id("p1", "203.0.113.7", UA, same_instant_in_berlin) == utc_morning
+    assert hasher.visitor_id("p1", "203.0.113.7", UA, naive_utc) == utc_morning
+
+
+def test_concurrent_first_calls_of_a_day_agree() -> None:
+    hasher = VisitorHasher()
+    with ThreadPoolExecutor(16) as pool:
+        ids = set(pool.map(lambda _: hasher.visitor_id("p1", "203.0.113.7", UA, DAY1), range(64)))
+    assert len(ids) == 1
+
+
+def test_load_without_save_is_refused() -> None:
+    with pytest.raises(ValueError, match="both"):
+        VisitorHasher(load=dict)
+
+
+@pytest.mark.parametrize(
+    ("headers", "peer", "trust_proxy", "expected"),
+    [
+        ({}, "203.0.113.7", False, "203.0.113.7"),
+        ({"x-forwarded-for": "198.51.100.1"}, "10.0.0.2", False, "10.0.0.2"),
+        (
+            {"cf-connecting-ip": "198.51.100.1", "x-forwarded-for": "198.51.100.2"},
+            "10.0.0.2",
+            True,
+            "198.51.100.1",
+        ),
+        ({"x-forwarded-for": "198.51.100.2, 10.0.0.3, 10.0.0.4"}, "10.0.0.2", True, "198.51.100.2"),
+        (
+            {"x-forwarded-for": "198.51.100.2", "x-real-ip": "198.51.100.3"},
+            "10.0.0.2",
+            True,
+            "198.51.100.2",
+        ),
+        ({"x-real-ip": "198.51.100.3"}, "10.0.0.2", True, "198.51.100.3"),
+        (
+            {"x-forwarded-for": "unknown", "x-real-ip": "198.51.100.3"},
+            "10.0.0.2",
+            True,
+            "198.51.100.3",
+        ),
+        ({"cf-connecting-ip": "garbage"}, "10.0.0.2", True, "10.0.0.2"),
+        ({"x-forwarded-for": "198.51.100.2:51234"}, None, True, "198.51.100.2"),
+        ({"x-forwarded-for": "[2001:db8::1]:443"}, None, True, "2001:db8::1"),
+        ({"x-forwarded-for": "2001:DB8::1"}, None, True, "2001:db8::1"),
+        ({}, "::ffff:203.0.113.7", False, "203.0.113.7"),
+        ({}, "fe80::1%eth0", False, "fe80::1"),
+        ({}, None, True, None),
+        ({}, "not-an-ip", False, None),
+    ],
+)
+def test_client_ip_reads_proxy_headers_only_when_trusted(
+    headers: dict[str, str], peer: str | None, trust_proxy: bool, expected: str | None
+) -> None:
+    assert client_ip(headers, peer, trust_proxy) == expected
