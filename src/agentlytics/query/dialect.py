@@ -47,6 +47,9 @@ class Dialect:
     #: the value of ``expr`` on the row where ``by`` is largest / smallest
     arg_max: Callable[[str, str], str]
     arg_min: Callable[[str, str], str]
+    #: the same, over only the rows where a condition holds (NULL when none does)
+    arg_max_if: Callable[[str, str, str], str]
+    arg_min_if: Callable[[str, str, str], str]
     #: cast to text
     to_text: Callable[[str], str]
     #: rows where a condition holds
@@ -78,6 +81,8 @@ DUCKDB = Dialect(
     hour=lambda expr: f"hour({expr})",
     arg_max=lambda expr, by: f"arg_max({expr}, {by})",
     arg_min=lambda expr, by: f"arg_min({expr}, {by})",
+    arg_max_if=lambda expr, by, cond: f"arg_max({expr}, {by}) FILTER (WHERE {cond})",
+    arg_min_if=lambda expr, by, cond: f"arg_min({expr}, {by}) FILTER (WHERE {cond})",
     to_text=lambda expr: f"CAST({expr} AS VARCHAR)",
     count_if=lambda cond: f"count(*) FILTER (WHERE {cond})",
     identities="identities",
@@ -111,6 +116,8 @@ CLICKHOUSE = Dialect(
     hour=lambda expr: f"toHour({expr})",
     arg_max=lambda expr, by: f"argMax({expr}, {by})",
     arg_min=lambda expr, by: f"argMin({expr}, {by})",
+    arg_max_if=lambda expr, by, cond: f"argMaxIf({expr}, {by}, {cond})",
+    arg_min_if=lambda expr, by, cond: f"argMinIf({expr}, {by}, {cond})",
     to_text=lambda expr: f"toString({expr})",
     count_if=lambda cond: f"countIf({cond})",
     identities=(
