@@ -86,6 +86,10 @@ async def query(request: Request) -> Response:
     project = read_project(
         request, body.pop("project", None) or request.query_params.get("project")
     )
+    # the common parameters' names are accepted too
+    for alias, name in (("since", "date_from"), ("until", "date_to")):
+        if alias in body:
+            body.setdefault(name, body.pop(alias))
     spec = convert(body, QuerySpec)
     engine = services(request).query
     result = await in_thread(engine.run, project, spec)

@@ -6,11 +6,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from agentlytics.api import health, live, projects, reads, track
+from agentlytics.api import agnost, health, live, projects, reads, track
+from agentlytics.api import convalytics as cnv
+from agentlytics.api import discovery as disc
 from agentlytics.api.common import json_response
 from agentlytics.api.openapi import build_openapi
 from agentlytics.api.table import Endpoint
 from agentlytics.app import Services
+from agentlytics.web import pages as web_pages
 
 E = Endpoint
 
@@ -35,6 +38,15 @@ ENDPOINTS: list[Endpoint] = [
         "write_key",
         202,
     ),
+    # Agnost (X-Org-Id = write key); also under the doubled prefix its Python SDK can produce
+    *[
+        E("POST", prefix + path, handler, summary, "agnost", "write_key", documented=not doubled)
+        for doubled, prefix in ((False, "/api/v1"), (True, "/api/v1/api/v1"))
+        for path, handler, summary in (
+            ("/capture-session", agnost.capture_session, "Agnost: create an MCP session"),
+            ("/capture-event", agnost.capture_event, "Agnost: record an MCP call"),
+        )
+    ],
     # projects and account
     E("GET", "/projects", projects.list_projects, "List all projects", "projects"),
     E(
@@ -73,6 +85,98 @@ ENDPOINTS: list[Endpoint] = [
     ),
     E("DELETE", "/account/keys/{key_id}", projects.delete_key, "Revoke an API key", "account"),
     E("GET", "/health", health.health, "Health check", "health", "none"),
+    # Convalytics API (docs/convalytics.md): provision, ingest, verify, tracker script
+    E(
+        "POST",
+        "/api/provision",
+        cnv.provision,
+        "Create an unclaimed project, no auth (Convalytics)",
+        "convalytics",
+        "none",
+        body=cnv.PROVISION_BODY,
+    ),
+    E(
+        "OPTIONS",
+        "/api/provision",
+        cnv.preflight,
+        "CORS preflight",
+        "convalytics",
+        "none",
+        204,
+        documented=False,
+    ),
+    E(
+        "POST",
+        "/ingest",
+        cnv.ingest,
+        "Track one event (Convalytics format)",
+        "convalytics",
+        "write_key",
+        body=cnv.INGEST_BODY,
+    ),
+    E(
+        "POST",
+        "/ingest/batch",
+        cnv.ingest_batch,
+        "Track up to 100 events (Convalytics format)",
+        "convalytics",
+        "write_key",
+        body=cnv.BATCH_BODY,
+    ),
+    E(
+        "GET",
+        "/verify",
+        cnv.verify,
+        "Recent events and page views for a write key",
+        "convalytics",
+        "write_key",
+        query={"writeKey": "the project's write key"},
+    ),
+    E(
+        "OPTIONS",
+        "/verify",
+        cnv.preflight,
+        "CORS preflight",
+        "convalytics",
+        "none",
+        204,
+        documented=False,
+    ),
+    E(
+        "GET",
+        "/script.js",
+        cnv.script_js,
+        "Browser tracker; write key in ?key=",
+        "tracker",
+        "none",
+        query={"key": "the project's write key"},
+    ),
+    E(
+        "GET",
+        "/tracker.js",
+        cnv.tracker_js,
+        "Browser tracker; write key in data-token",
+        "tracker",
+        "none",
+    ),
+    # discovery for agents
+    E("GET", "/llms.txt", disc.llms, "Short index for LLMs", "discovery", "none"),
+    E(
+        "GET",
+        "/llms-full.txt",
+        disc.llms_full,
+        "The whole manual as text",
+        "discovery",
+        "none",
+    ),
+    E(
+        "GET",
+        "/.well-known/mcp/server-card.json",
+        disc.mcp_server_card,
+        "MCP server card",
+        "discovery",
+        "none",
+    ),
     # reads (query engine)
     E("GET", "/stats", reads.stats, "Aggregated stats overview", "stats"),
     E("GET", "/events", reads.events, "Raw event log", "events"),
@@ -122,4 +226,5 @@ def build_routes(services: Services) -> list[BaseRoute]:
 
     routes: list[BaseRoute] = [Route(ep.path, ep.handler, methods=[ep.method]) for ep in endpoints]
     routes.append(Route("/openapi.json", openapi, methods=["GET"]))
+    routes.extend(web_pages.ROUTES)  # HTML: sign up/in/out, claim, projects
     return routes
