@@ -30,7 +30,7 @@ def _sessions(request: Request) -> McpSessions:
     sessions = svc.extras.get("mcp_sessions")
     if sessions is None:
         sessions = svc.extras["mcp_sessions"] = McpSessions(svc.meta)
-    return sessions  # type: ignore[no-any-return]
+    return sessions
 
 
 async def _body_and_project(request: Request) -> tuple[dict[str, Any], Project] | Response:
