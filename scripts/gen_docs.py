@@ -53,9 +53,21 @@ def cli_reference() -> str:
     return "\n".join(parts)
 
 
+def route_table() -> str:
+    from agentlytics.api.routes import ENDPOINTS
+
+    auth = {"api_key": "API key", "write_key": "write key", "none": "none"}
+    rows = ["| method | path | what it does | auth |", "|---|---|---|---|"]
+    for ep in ENDPOINTS:
+        if ep.documented:
+            rows.append(f"| `{ep.method}` | `{ep.path}` | {ep.summary} | {auth[ep.auth]} |")
+    return "\n".join(rows)
+
+
 BLOCKS = {
     ROOT / "docs" / "configuration.md": ("settings", settings_table),
     ROOT / "docs" / "cli.md": ("cli", cli_reference),
+    ROOT / "docs" / "http-api.md": ("routes", route_table),
 }
 
 
