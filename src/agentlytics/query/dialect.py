@@ -58,6 +58,15 @@ class Dialect:
     identities: str
     #: an identity-map user id that may be missing after a LEFT JOIN, as NULL
     joined_user: Callable[[str], str]
+    #: the smallest value over rows where a condition holds, NULL when none does (an
+    #: aggregate, also valid before ``OVER (...)``; funnels chain these over a window frame)
+    min_if: Callable[[str, str], str]
+    #: a text expression starts with the ? parameter (funnel wildcard matches)
+    starts_with: Callable[[str], str]
+    #: whole units between two truncated (local) timestamps, b - a
+    unit_diff: Callable[[Unit, str, str], str]
+    #: per-user aggregates r0..r(n-1): 1 when some row has offset ``k`` = j (r0 is always 1)
+    retention_flags: Callable[[str, int], list[str]]
 
 
 _DUCK_FORMAT = {"hour": "%Y-%m-%dT%H:00", "day": "%Y-%m-%d", "week": "%Y-%m-%d", "month": "%Y-%m"}
@@ -87,6 +96,13 @@ DUCKDB = Dialect(
     count_if=lambda cond: f"count(*) FILTER (WHERE {cond})",
     identities="identities",
     joined_user=lambda col: col,
+    min_if=lambda expr, cond: f"min({expr}) FILTER (WHERE {cond})",
+    starts_with=lambda expr: f"starts_with({expr}, ?)",
+    unit_diff=lambda unit, a, b: f"date_diff('{unit}', {a}, {b})",
+    retention_flags=lambda k, n: [
+        "1",
+        *(f"max(CASE WHEN {k} = {j} THEN 1 ELSE 0 END)" for j in range(1, n)),
+    ],
 )
 
 _CH_TRUNC = {
@@ -96,6 +112,13 @@ _CH_TRUNC = {
     "month": "toStartOfMonth",
 }
 _CH_FORMAT = {"hour": "%Y-%m-%dT%H:00", "day": "%Y-%m-%d", "week": "%Y-%m-%d", "month": "%Y-%m"}
+
+
+def _ch_retention(k: str, n: int) -> list[str]:
+    # retention(c0, c1, …)[j+1] is 1 when c0 held on some row and cj held on some row
+    conds = ", ".join(["toUInt8(1)", *(f"{k} = {j}" for j in range(1, n))])
+    return [f"arrayElement(retention({conds}), {j + 1})" for j in range(n)]
+
 
 CLICKHOUSE = Dialect(
     name="clickhouse",
@@ -126,6 +149,11 @@ CLICKHOUSE = Dialect(
     ),
     # without join_use_nulls a missing right-hand row reads as ''
     joined_user=lambda col: f"nullIf({col}, '')",
+    # the OrNull combinator: plain minIf answers the type's default (1970) when nothing matched
+    min_if=lambda expr, cond: f"minIfOrNull({expr}, {cond})",
+    starts_with=lambda expr: f"startsWith({expr}, ?)",
+    unit_diff=lambda unit, a, b: f"dateDiff('{unit}', {a}, {b})",
+    retention_flags=lambda k, n: _ch_retention(k, n),
 )
 
 DIALECTS = {d.name: d for d in (DUCKDB, CLICKHOUSE)}
