@@ -1,0 +1,345 @@
+"""EventStore on ClickHouse through clickhouse-connect (a server over HTTP(S), or chDB in-process).
+
+Writes mirror the DuckDB store: one writer thread gathers concurrent requests and commits them
+in one insert per table (group commit); a request's future resolves only after ClickHouse
+answered the insert. Retried events are caught three ways, cheapest first: the in-memory
+:class:`RecentIds` of this process (warmed at start-up), a primary-key lookup of the group's
+new ids (catches a retry that reached another worker), and the ``ReplacingMergeTree`` sorting
+key, which collapses what slipped through a race between two workers.
+
+Reads use one client per thread, so readers run beside the writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import clickhouse_connect
+import pyarrow as pa
+from clickhouse_connect import common as ch_common
+from clickhouse_connect.driver.binding import quote_identifier
+
+from agentlytics.model.event import EVENT_COLUMNS, BotHit, Event, Identity
+from agentlytics.storage.clickhouse.params import bind
+from agentlytics.storage.clickhouse.schema import apply_retention, migrate
+from agentlytics.storage.dedupe import RecentIds, id_key
+from agentlytics.storage.ports import Rows
+
+log = logging.getLogger(__name__)
+
+_MAX_GROUP = 20_000  # events per commit at most
+_LOOKUP_CHUNK = 5_000  # ids per primary-key lookup
+# every statement reads and writes times in UTC, whatever the server's own time zone
+CLIENT_SETTINGS = {"session_timezone": "UTC"}
+# a group may hold events of many months; one bad batch must not fail everybody's commit
+INSERT_SETTINGS = {"max_partitions_per_insert_block": 0}
+
+# concurrent queries on one HTTP session are refused; our clients share nothing per session
+ch_common.set_setting("autogenerate_session_id", False)
+
+_TS = pa.timestamp("ms", tz="UTC")
+
+
+def _arrow_type(column: str) -> pa.DataType:
+    if column in ("timestamp", "received_at"):
+        return _TS
+    if column == "latency_ms":
+        return pa.float64()
+    if column == "success":
+        return pa.bool_()
+    return pa.string()
+
+
+_EVENT_SCHEMA = pa.schema([(c, _arrow_type(c)) for c in EVENT_COLUMNS])
+_BOT_SCHEMA = pa.schema(
+    [
+        ("project_id", pa.string()),
+        ("timestamp", _TS),
+        ("category", pa.string()),
+        ("actor", pa.string()),
+        ("name", pa.string()),
+    ]
+)
+_IDENTITY_SCHEMA = pa.schema(
+    [
+        ("project_id", pa.string()),
+        ("previous_id", pa.string()),
+        ("user_id", pa.string()),
+        ("created_at", _TS),
+    ]
+)
+
+
+def connection_args(url: str) -> tuple[str, str]:
+    """The clickhouse-connect DSN for a store URL, and the database it names.
+
+    ``clickhouse://`` and ``clickhouses://`` are HTTP and HTTPS to a server; ``http(s)://`` are
+    taken as they are; ``chdb:///dir`` opens embedded ClickHouse (its database comes from a
+    ``?database=`` parameter, since the path names the directory).
+    """
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if parts.scheme == "chdb":
+        database = next((v for k, v in query if k == "database"), "") or "default"
+        rest = urlencode([(k, v) for k, v in query if k != "database"])
+        return urlunsplit(parts._replace(query=rest)), database
+    scheme = {"clickhouse": "http", "clickhouses": "https"}.get(parts.scheme, parts.scheme)
+    database = parts.path.strip("/") or "default"
+    return urlunsplit(parts._replace(scheme=scheme, path="")), database
+
+
+@dataclass
+class _Write:
+    events: Sequence[Event] = ()
+    bots: Sequence[BotHit] = ()
+    identities: Sequence[Identity] = ()
+    future: concurrent.futures.Future[list[bool]] = field(default_factory=concurrent.futures.Future)
+
+
+class ClickHouseEventStore:
+    dialect = "clickhouse"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        group_commit_ms: float = 0.0,
+        dedupe_window_days: int = 7,
+        dedupe_capacity: int = 500_000,
+        retention_days: int = 0,
+    ) -> None:
+        self.url = url
+        self._dsn, self.database = connection_args(url)
+        self._clients: list[Any] = []
+        self._clients_lock = threading.Lock()
+        self._local = threading.local()
+        setup = self._new_client(database=None)
+        setup.command(f"CREATE DATABASE IF NOT EXISTS {quote_identifier(self.database)}")
+        setup.database = self.database
+        self.schema_version = migrate(setup)
+        apply_retention(setup, retention_days)
+        self._writer_client = setup
+        self._group_commit_s = group_commit_ms / 1000
+        self._seen = RecentIds(dedupe_capacity)
+        self._warm_dedupe(dedupe_window_days, dedupe_capacity)
+        self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="clickhouse-writer", daemon=True)
+        self._thread.start()
+
+    def _new_client(self, database: str | None) -> Any:
+        client = clickhouse_connect.get_client(
+            dsn=self._dsn, database=database, settings=CLIENT_SETTINGS
+        )
+        with self._clients_lock:
+            self._clients.append(client)
+        return client
+
+    def _client(self) -> Any:
+        """This thread's reader client."""
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = self._new_client(self.database)
+        return client
+
+    # -- writes ---------------------------------------------------------------------------
+
+    async def append(self, events: Sequence[Event], bots: Sequence[BotHit] = ()) -> list[bool]:
+        return await self._submit(_Write(events=events, bots=bots))
+
+    async def add_identity(self, identity: Identity) -> None:
+        await self._submit(_Write(identities=[identity]))
+
+    async def flush(self) -> None:
+        await self._submit(_Write())
+
+    async def _submit(self, write: _Write) -> list[bool]:
+        if self._closed:
+            raise RuntimeError("event store is closed")
+        self._queue.put(write)
+        return await asyncio.wrap_future(write.future)
+
+    def append_sync(self, events: Sequence[Event]) -> list[bool]:
+        """Blocking append, for bulk loaders and tools outside the event loop."""
+        if self._closed:
+            raise RuntimeError("event store is closed")
+        write = _Write(events=events)
+        self._queue.put(write)
+        return write.future.result()
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            group = [first]
+            count = len(first.events)
+            deadline = time.monotonic() + self._group_commit_s
+            while count < _MAX_GROUP:
+                try:
+                    timeout = deadline - time.monotonic()
+                    item = (
+                        self._queue.get_nowait()
+                        if timeout <= 0
+                        else self._queue.get(timeout=timeout)
+                    )
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._commit(group)
+                    return
+                group.append(item)
+                count += len(item.events)
+            self._commit(group)
+
+    def _commit(self, group: list[_Write]) -> None:
+        results: list[list[bool]] = []
+        candidates: list[tuple[list[bool], int, Event]] = []
+        added: list[int] = []
+        for write in group:
+            flags: list[bool] = []
+            for event in write.events:
+                key = id_key(event.project_id, event.event_id)
+                new = self._seen.add(key)
+                if new:
+                    candidates.append((flags, len(flags), event))
+                    added.append(key)
+                flags.append(new)
+            results.append(flags)
+        try:
+            stored = self._stored_ids([e for _, _, e in candidates])
+            fresh = []
+            for flags, index, event in candidates:
+                if (event.project_id, event.event_id) in stored:
+                    flags[index] = False
+                else:
+                    fresh.append(event)
+            client = self._writer_client
+            if fresh:
+                client.insert_arrow("events", _events_table(fresh), settings=INSERT_SETTINGS)
+            bots = [b for w in group for b in w.bots]
+            if bots:
+                client.insert_arrow("bot_hits", _bots_table(bots), settings=INSERT_SETTINGS)
+            identities = [i for w in group for i in w.identities]
+            if identities:
+                client.insert_arrow("identities", _identities_table(identities))
+        except Exception as exc:
+            log.exception("insert failed")
+            for key in added:
+                self._seen.discard(key)
+            for write in group:
+                write.future.set_exception(exc)
+            return
+        for write, flags in zip(group, results, strict=True):
+            write.future.set_result(flags)
+
+    def _stored_ids(self, events: Sequence[Event]) -> set[tuple[str, str]]:
+        """Which of these events are already stored (under the table's dedupe key)."""
+        found: set[tuple[str, str]] = set()
+        for start in range(0, len(events), _LOOKUP_CHUNK):
+            keys = [
+                (e.project_id, _utc_date(e.timestamp), e.name, e.event_id)
+                for e in events[start : start + _LOOKUP_CHUNK]
+            ]
+            result = self._writer_client.query(
+                "SELECT project_id, event_id FROM events WHERE "
+                "(project_id, toDate(timestamp), name, event_id) "
+                "IN {keys:Array(Tuple(String, Date, String, String))}",
+                parameters={"keys": keys},
+            )
+            found.update((str(p), str(i)) for p, i in result.result_rows)
+        return found
+
+    def _warm_dedupe(self, days: int, capacity: int) -> None:
+        # by event time, which the sorting key prunes; the key lookup covers the rest
+        since = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=days)
+        result = self._writer_client.query(
+            "SELECT project_id, event_id FROM events "
+            "WHERE timestamp >= {since:DateTime64(3, 'UTC')} "
+            "ORDER BY timestamp DESC LIMIT {cap:UInt64}",
+            parameters={"since": since, "cap": capacity},
+        )
+        for project_id, event_id in reversed(result.result_rows):
+            self._seen.add(id_key(project_id, event_id))
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> Rows:
+        statement, values = bind(sql, params)
+        result = self._client().query(statement, parameters=values or None)
+        rows = result.result_rows
+        zoned = [i for i, t in enumerate(result.column_types) if "DateTime" in t.name]
+        if zoned:
+            rows = [_wall_clock(row, zoned) for row in rows]
+        return Rows(columns=list(result.column_names), rows=[tuple(r) for r in rows])
+
+    def has_events(self, project_id: str) -> bool:
+        return bool(
+            self.query("SELECT 1 FROM events WHERE project_id = ? LIMIT 1", [project_id]).rows
+        )
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(None)
+        self._thread.join()
+        with self._clients_lock:
+            clients, self._clients = self._clients, []
+        for client in clients:
+            client.close()
+
+
+def _wall_clock(row: Sequence[Any], columns: list[int]) -> tuple[Any, ...]:
+    # A DateTime in a zone other than UTC comes back aware; DuckDB's local-time expressions
+    # give the same wall-clock time as a naive timestamp.
+    values = list(row)
+    for i in columns:
+        value = values[i]
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            values[i] = value.replace(tzinfo=None)
+    return tuple(values)
+
+
+def _utc_date(ms: int) -> date:
+    return datetime.fromtimestamp(ms / 1000, UTC).date()
+
+
+def _events_table(events: Sequence[Event]) -> pa.Table:
+    columns = {c: [getattr(e, c) for e in events] for c in EVENT_COLUMNS}
+    return pa.Table.from_pydict(columns, schema=_EVENT_SCHEMA)
+
+
+def _bots_table(bots: Sequence[BotHit]) -> pa.Table:
+    return pa.Table.from_pydict(
+        {
+            "project_id": [b.project_id for b in bots],
+            "timestamp": [b.timestamp for b in bots],
+            "category": [b.category for b in bots],
+            "actor": [b.actor for b in bots],
+            "name": [b.name for b in bots],
+        },
+        schema=_BOT_SCHEMA,
+    )
+
+
+def _identities_table(identities: Sequence[Identity]) -> pa.Table:
+    return pa.Table.from_pydict(
+        {
+            "project_id": [i.project_id for i in identities],
+            "previous_id": [i.previous_id for i in identities],
+            "user_id": [i.user_id for i in identities],
+            "created_at": [i.created_at for i in identities],
+        },
+        schema=_IDENTITY_SCHEMA,
+    )
