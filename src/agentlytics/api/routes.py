@@ -9,6 +9,7 @@ from starlette.routing import BaseRoute, Route
 from agentlytics.api import agnost, health, live, projects, reads, track
 from agentlytics.api import convalytics as cnv
 from agentlytics.api import discovery as disc
+from agentlytics.api import reads_more as more
 from agentlytics.api.common import json_response
 from agentlytics.api.openapi import build_openapi
 from agentlytics.api.table import Endpoint
@@ -204,6 +205,40 @@ ENDPOINTS: list[Endpoint] = [
         "properties",
     ),
     E("GET", "/breakdown", reads.breakdown, "Top property values", "breakdown"),
+    E("GET", "/sessions", more.sessions, "List sessions", "sessions", query=more.SESSIONS_QUERY),
+    E(
+        "GET",
+        "/sessions/distribution",
+        more.session_distribution,
+        "Session duration histogram",
+        "sessions",
+        query=more.RANGE_QUERY,
+    ),
+    E("GET", "/pages", more.pages, "Entry/exit page stats", "pages", query=more.PAGES_QUERY),
+    E(
+        "GET",
+        "/insights",
+        more.insights,
+        "Period-over-period comparison",
+        "insights",
+        query=more.INSIGHTS_QUERY,
+    ),
+    E(
+        "GET",
+        "/heatmap",
+        more.heatmap,
+        "Day-of-week x hour traffic grid (UTC)",
+        "heatmap",
+        query=more.HEATMAP_QUERY,
+    ),
+    E(
+        "GET",
+        "/bot-traffic",
+        more.bot_traffic,
+        "Automated traffic dropped from analytics",
+        "bots",
+        query=more.BOTS_QUERY,
+    ),
     E(
         "GET",
         "/project-context",
