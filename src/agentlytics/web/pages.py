@@ -1,0 +1,231 @@
+"""Sign up, sign in, sign out, claim a provisioned project, and the projects list.
+
+``projects_home`` at ``/`` is a stand-in until the dashboard takes that path over.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.templating import Jinja2Templates
+
+from agentlytics.api.common import in_thread, request_context, services
+from agentlytics.api.convalytics import base_url, provisioner
+from agentlytics.errors import AgentlyticsError
+from agentlytics.model.project import Account
+from agentlytics.projects.provision import ClaimUsed
+from agentlytics.query.verify import verify_snapshot
+from agentlytics.web import TEMPLATES_DIR
+from agentlytics.web.auth import (
+    authenticate,
+    check_csrf,
+    csrf_token,
+    current_account,
+    finish,
+    login,
+    logout,
+    require_account,
+    safe_next,
+    sign_up,
+)
+
+templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+SIGNIN_ATTEMPTS_PER_MINUTE = 20
+_PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    # claim links carry their token in the path: never send it anywhere
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+}
+
+
+def render(
+    request: Request, name: str, context: dict[str, Any] | None = None, status: int = 200
+) -> Response:
+    """A template with the signed-in account and the CSRF token in its context."""
+    ctx = {"account": current_account(request), "csrf_token": csrf_token(request)}
+    ctx.update(context or {})
+    response = templates.TemplateResponse(request, name, ctx, status_code=status)
+    response.headers.update(_PAGE_HEADERS)
+    return finish(request, response)
+
+
+def redirect(url: str) -> Response:
+    return RedirectResponse(url, status_code=303)
+
+
+def _field(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+async def _signin_allowed(request: Request) -> bool:
+    ip = request_context(request).client_ip or "unknown"
+    decision = await services(request).coord.hit(f"signin:{ip}", 1, SIGNIN_ATTEMPTS_PER_MINUTE, 60)
+    return decision.allowed
+
+
+# the projects list ----------------------------------------------------------------------
+
+
+async def projects_home(request: Request) -> Response:
+    """The signed-in account's projects (replaced by the dashboard later)."""
+    account = require_account(request)
+    projects = services(request).projects.list_projects(account)
+    return render(
+        request,
+        "projects.html",
+        {
+            "projects": projects,
+            "claimed": request.query_params.get("claimed"),
+            "base_url": base_url(request),
+        },
+    )
+
+
+# sign up / sign in / sign out ----------------------------------------------------------
+
+
+async def signup(request: Request) -> Response:
+    next_url = safe_next(request.query_params.get("next"))
+    if request.method == "GET":
+        return render(request, "signup.html", {"next": next_url})
+    form = await request.form()
+    check_csrf(request, form)
+    next_url = safe_next(_field(form, "next"))
+    email = _field(form, "email")
+    try:
+        account = await sign_up(request, email, _field(form, "password"))
+    except AgentlyticsError as exc:
+        ctx = {"next": next_url, "error": exc.message, "email": email}
+        return render(request, "signup.html", ctx, exc.status)
+    response = redirect(next_url)
+    login(request, response, account)
+    return response
+
+
+async def signin(request: Request) -> Response:
+    next_url = safe_next(request.query_params.get("next"))
+    if request.method == "GET":
+        return render(request, "signin.html", {"next": next_url})
+    form = await request.form()
+    check_csrf(request, form)
+    next_url = safe_next(_field(form, "next"))
+    email = _field(form, "email")
+    ctx: dict[str, Any] = {"next": next_url, "email": email}
+    if not await _signin_allowed(request):
+        ctx["error"] = "Too many sign-in attempts from here; wait a minute and try again."
+        return render(request, "signin.html", ctx, 429)
+    account = await authenticate(request, email, _field(form, "password"))
+    if account is None:
+        ctx["error"] = "That e-mail and password do not match an account."
+        return render(request, "signin.html", ctx, 400)
+    response = redirect(next_url)
+    login(request, response, account)
+    return response
+
+
+async def signout(request: Request) -> Response:
+    if request.method == "GET":
+        return render(request, "signout.html")
+    form = await request.form()
+    check_csrf(request, form)
+    response = redirect("/signin")
+    logout(request, response)
+    return response
+
+
+# claim ----------------------------------------------------------------------------------
+
+
+def _claim_problem(request: Request, exc: AgentlyticsError) -> Response:
+    account = current_account(request)
+    if isinstance(exc, ClaimUsed):
+        title, text = (
+            "This project has been claimed",
+            (
+                "The claim link was used already, so it cannot add the project to another "
+                "account. If it is yours, sign in to see it."
+            ),
+        )
+    elif exc.status == 404:
+        title, text = (
+            "This claim link is not valid",
+            (
+                "No project has this claim link. Check that the whole link was copied; "
+                "`agentlytics init` prints it and keeps it in .agentlytics.json."
+            ),
+        )
+    else:
+        title, text = "The project could not be claimed", exc.message
+    context = {"title": title, "text": text, "link": "/" if account else "/signin"}
+    return render(request, "message.html", context, exc.status)
+
+
+async def _claim_context(request: Request, token: str) -> dict[str, Any]:
+    svc = services(request)
+    project = provisioner(svc).project_for_claim(token)
+    snapshot = await in_thread(verify_snapshot, svc.query, project, int(time.time() * 1000))
+    return {
+        "project": project,
+        "events_24h": snapshot["events"]["last24h"],
+        "pageviews_24h": snapshot["pageviews"]["last24h"],
+        "token": token,
+    }
+
+
+async def claim(request: Request) -> Response:
+    token = request.path_params["token"]
+    try:
+        context = await _claim_context(request, token)
+    except AgentlyticsError as exc:
+        return _claim_problem(request, exc)
+    if request.method == "GET":
+        return render(request, "claim.html", context)
+    form = await request.form()
+    check_csrf(request, form)
+    action = _field(form, "action")
+    email = _field(form, "email")
+    account: Account | None = current_account(request)
+    context.update(email=email, action=action)
+    try:
+        if action == "signup":
+            account = await sign_up(request, email, _field(form, "password"))
+        elif action == "signin":
+            if not await _signin_allowed(request):
+                context["error"] = "Too many sign-in attempts from here; wait a minute."
+                return render(request, "claim.html", context, 429)
+            account = await authenticate(request, email, _field(form, "password"))
+            if account is None:
+                context["error"] = "That e-mail and password do not match an account."
+                return render(request, "claim.html", context, 400)
+    except AgentlyticsError as exc:
+        context["error"] = exc.message
+        return render(request, "claim.html", context, exc.status)
+    if account is None:
+        return render(request, "claim.html", context, 400)
+    try:
+        project = await in_thread(provisioner(services(request)).claim, token, account)
+    except AgentlyticsError as exc:
+        return _claim_problem(request, exc)
+    response = redirect(f"/?claimed={project.name}")
+    if current_account(request) is None or current_account(request) != account:
+        login(request, response, account)
+    return response
+
+
+ROUTES: list[BaseRoute] = [
+    Route("/", projects_home, methods=["GET"], name="projects_home"),
+    Route("/signup", signup, methods=["GET", "POST"], name="signup"),
+    Route("/signin", signin, methods=["GET", "POST"], name="signin"),
+    Route("/signout", signout, methods=["GET", "POST"], name="signout"),
+    Route("/claim/{token}", claim, methods=["GET", "POST"], name="claim"),
+]
