@@ -1,0 +1,31 @@
+-- params: ["p_snapshot", "2026-10-31T23:00:00", "2026-11-07T23:00:00", "ada"]
+WITH base AS (
+  SELECT e.*, coalesce(i.user_id, e.user_id, e.anonymous_id) AS uid, timezone('Europe/Paris', e.timestamp AT TIME ZONE 'UTC') AS lts
+  FROM events e LEFT JOIN identities i
+    ON i.project_id = e.project_id
+    AND i.previous_id = coalesce(e.user_id, e.anonymous_id)
+  WHERE e.project_id = ? AND e.timestamp >= ? AND e.timestamp < ? AND coalesce(i.user_id, e.user_id, e.anonymous_id) = ?
+),
+sa AS (
+  SELECT *, CASE WHEN session_id IS NOT NULL THEN 0
+    WHEN lag(timestamp) OVER (PARTITION BY uid, session_id IS NULL ORDER BY timestamp ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) IS NULL THEN 1
+    WHEN epoch_ms(timestamp) - epoch_ms(lag(timestamp) OVER (PARTITION BY uid, session_id IS NULL ORDER BY timestamp ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)) > 1800000 THEN 1 ELSE 0 END AS new_session
+  FROM base
+),
+sb AS (
+  SELECT *, coalesce(session_id, uid || '~' || CAST(sum(new_session) OVER (PARTITION BY uid, session_id IS NULL ORDER BY timestamp ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS VARCHAR)) AS sid
+  FROM sa
+),
+ss AS (
+  SELECT sid, min(uid) AS s_user, count(*) AS s_events,
+    bool_and(name IN ('$error', '$experiment_exposure', '$heartbeat', '$impression', '$performance', '$scroll_depth', '$time_on_page', '$web_vitals', 'page_view')) AS s_bounce,
+    epoch_ms(min(timestamp)) AS s_start, epoch_ms(max(timestamp)) AS s_end, (epoch_ms(max(timestamp)) - epoch_ms(min(timestamp))) / 1000.0 AS s_duration,
+    arg_min(path, timestamp) FILTER (WHERE name = 'page_view' AND path IS NOT NULL AND path <> '') AS s_entry,
+    arg_max(path, timestamp) FILTER (WHERE name = 'page_view' AND path IS NOT NULL AND path <> '') AS s_exit,
+    strftime(min(lts), '%Y-%m-%d') AS s_date
+  FROM sb GROUP BY sid
+)
+SELECT sid, s_user, s_start, s_end, s_duration, s_entry, s_exit, s_events, s_bounce, s_date
+FROM ss
+WHERE s_bounce
+ORDER BY s_start DESC, sid LIMIT 51
