@@ -217,7 +217,7 @@ async def claim(request: Request) -> Response:
     except AgentlyticsError as exc:
         return _claim_problem(request, exc)
     response = redirect(f"/?claimed={project.name}")
-    if current_account(request) is None or current_account(request) != account:
+    if action in ("signup", "signin"):
         login(request, response, account)
     return response
 
