@@ -9,6 +9,7 @@ from starlette.routing import BaseRoute, Route
 from agentlytics.api import agnost, health, live, projects, reads, track
 from agentlytics.api import convalytics as cnv
 from agentlytics.api import discovery as disc
+from agentlytics.api import experiments as exps
 from agentlytics.api import reads_more as more
 from agentlytics.api.common import json_response
 from agentlytics.api.openapi import build_openapi
@@ -249,6 +250,53 @@ ENDPOINTS: list[Endpoint] = [
     E("PUT", "/project-context", reads.put_project_context, "Set the project context", "projects"),
     E("GET", "/live", live.live_snapshot, "Live snapshot (real-time)", "live"),
     E("GET", "/stream", live.stream, "Live event stream (SSE)", "stream"),
+    # experiments (/experiments/config before /experiments/{id})
+    E(
+        "GET",
+        "/experiments/config",
+        exps.experiment_config,
+        "Active experiments for the tracker (public)",
+        "experiments",
+        "write_key",
+        query={"token": "the project's write key (aat_…)"},
+    ),
+    E(
+        "POST",
+        "/experiments",
+        exps.create_experiment,
+        "Create an A/B experiment",
+        "experiments",
+        status=201,
+    ),
+    E(
+        "GET",
+        "/experiments",
+        exps.list_experiments,
+        "List a project's experiments",
+        "experiments",
+        query={"project": "project name or id"},
+    ),
+    E(
+        "GET",
+        "/experiments/{id}",
+        exps.get_experiment,
+        "Experiment config with live results",
+        "experiments",
+    ),
+    E(
+        "PATCH",
+        "/experiments/{id}",
+        exps.update_experiment,
+        "Pause, resume or complete an experiment",
+        "experiments",
+    ),
+    E(
+        "DELETE",
+        "/experiments/{id}",
+        exps.delete_experiment,
+        "Delete an experiment's config (events are kept)",
+        "experiments",
+    ),
 ]
 
 
