@@ -99,6 +99,7 @@ def create_app(services: Services) -> Starlette:
     from agentlytics.api.errors import EXCEPTION_HANDLERS
     from agentlytics.api.middleware import BodyLimitMiddleware, IngestCorsMiddleware
     from agentlytics.api.routes import build_routes
+    from agentlytics.mcp.server import mcp_routes
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -112,7 +113,7 @@ def create_app(services: Services) -> Starlette:
         await services.aclose()
 
     app = Starlette(
-        routes=build_routes(services),
+        routes=[*build_routes(services), *mcp_routes(services)],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )

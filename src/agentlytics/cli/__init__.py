@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from agentlytics.cli import admin, serve
+from agentlytics.cli import admin, mcp, serve
 
 app = typer.Typer(
     name="agentlytics",
@@ -14,6 +14,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("serve")(serve.serve)
+app.command("mcp")(mcp.mcp)
 app.add_typer(admin.keys_app, name="keys")
 app.add_typer(admin.projects_app, name="projects")
 
