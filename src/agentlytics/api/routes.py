@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from agentlytics.api import agnost, health, live, projects, reads, track
+from agentlytics.api import agnost, analysis, health, live, projects, reads, track
 from agentlytics.api import convalytics as cnv
 from agentlytics.api import discovery as disc
 from agentlytics.api import experiments as exps
@@ -206,6 +206,43 @@ ENDPOINTS: list[Endpoint] = [
         "properties",
     ),
     E("GET", "/breakdown", reads.breakdown, "Top property values", "breakdown"),
+    # funnels, retention, paths (query engine) and saved funnels (MetaStore docs)
+    E("POST", "/funnel", analysis.funnel, "Funnel analysis", "funnel", body=analysis.FUNNEL_BODY),
+    E(
+        "GET",
+        "/retention",
+        analysis.retention_report,
+        "Cohort retention analysis",
+        "retention",
+        query=analysis.RETENTION_QUERY,
+    ),
+    E(
+        "POST",
+        "/paths",
+        analysis.paths_report,
+        "Session paths to a goal",
+        "paths",
+        body=analysis.PATHS_BODY,
+    ),
+    E(
+        "GET",
+        "/funnels",
+        analysis.list_saved,
+        "List saved funnels",
+        "funnels",
+        query={"project": "project name or id"},
+    ),
+    E("POST", "/funnels", analysis.create_saved, "Save a funnel", "funnels", status=201),
+    E(
+        "GET",
+        "/funnels/{id}",
+        analysis.get_saved,
+        "A saved funnel with its results",
+        "funnels",
+        query=analysis.SAVED_FUNNEL_QUERY,
+    ),
+    E("PATCH", "/funnels/{id}", analysis.update_saved, "Change a saved funnel", "funnels"),
+    E("DELETE", "/funnels/{id}", analysis.delete_saved, "Soft-delete a saved funnel", "funnels"),
     E("GET", "/sessions", more.sessions, "List sessions", "sessions", query=more.SESSIONS_QUERY),
     E(
         "GET",

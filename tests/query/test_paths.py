@@ -1,0 +1,114 @@
+"""POST /paths over sessions written through the real ingest path, checked by hand."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tests.conftest import RunningServer
+from tests.factories import event, pageview, populate
+
+
+def post_paths(server: RunningServer, project: dict[str, Any], **body: Any) -> dict[str, Any]:
+    with server.client() as c:
+        r = c.post("/paths", json={"project": project["name"], **body})
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+
+def session(
+    user: str, start: datetime, *steps: str | tuple[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """One session, a minute between events: "/x" is a page view, anything else an event."""
+    out = []
+    for i, step in enumerate(steps):
+        ts = start + timedelta(minutes=i)
+        name, props = step if isinstance(step, tuple) else (step, {})
+        if name.startswith("/"):
+            out.append(pageview(name, user=user, session=f"{user}-s", ts=ts))
+        else:
+            out.append(event(name, user=user, session=f"{user}-s", ts=ts, **props))
+    return out
+
+
+def test_paths_end_in_goal_drop_off_or_truncated(server: RunningServer) -> None:
+    p = server.new_project()
+    now = datetime.now(UTC).replace(microsecond=0)
+    populate(
+        server.url,
+        p["project_token"],
+        [
+            *session(
+                "u1", now - timedelta(hours=5), "/", "/pricing", "cta_click", "signup", "/welcome"
+            ),
+            # a repeated page collapses; passive events are not steps
+            *session("u2", now - timedelta(hours=4), "/", "/pricing", "/pricing", "$scroll_depth"),
+            *session("u3", now - timedelta(hours=3), "/", "/a", "/b", "/c", "/d", "/e"),
+            *session("u4", now - timedelta(hours=2), "/docs"),
+            *session("u5", now - timedelta(hours=1), "/", "/pricing"),
+            # no page view: not a candidate session
+            *session("u6", now - timedelta(hours=1), "api_call", "signup"),
+        ],
+    )
+    body = post_paths(server, p, goal_event="signup", since="7d")
+    home, docs = body["entries"]
+    assert (home["entry_page"], home["sessions"], home["conversions"]) == ("/", 4, 1)
+    assert home["conversion_rate"] == 0.25
+    assert home["paths"] == [
+        {"steps": ["/", "/pricing"], "sessions": 2, "outcome": "drop_off"},
+        {"steps": ["/", "/pricing", "cta_click"], "sessions": 1, "outcome": "goal"},
+        {"steps": ["/", "/a", "/b", "/c", "/d"], "sessions": 1, "outcome": "truncated"},
+    ]
+    assert home["exit_pages"] == [
+        {"page": "/pricing", "sessions": 2, "conversions": 0, "drop_offs": 2},
+        {"page": "/e", "sessions": 1, "conversions": 0, "drop_offs": 1},
+        {"page": "/welcome", "sessions": 1, "conversions": 1, "drop_offs": 0},
+    ]
+    assert docs == {
+        "entry_page": "/docs",
+        "sessions": 1,
+        "conversions": 0,
+        "conversion_rate": 0.0,
+        "paths": [{"steps": ["/docs"], "sessions": 1, "outcome": "drop_off"}],
+        "other_paths_sessions": 0,
+        "exit_pages": [{"page": "/docs", "sessions": 1, "conversions": 0, "drop_offs": 1}],
+    }
+    assert (body["sessions_analyzed"], body["conversions"], body["truncated"]) == (5, 1, False)
+
+    short = post_paths(server, p, goal_event="signup", max_steps=2, path_limit=1, entry_limit=1)
+    [only] = short["entries"]
+    # u2 and u5 end within two steps; u3 is cut after two; u1 reached the goal
+    assert only["paths"] == [{"steps": ["/", "/pricing"], "sessions": 2, "outcome": "drop_off"}]
+    assert only["other_paths_sessions"] == 2
+    assert [e["page"] for e in only["exit_pages"]] == ["/pricing"]
+
+
+def test_candidate_sessions_are_capped_and_reported(server: RunningServer) -> None:
+    p = server.new_project()
+    now = datetime.now(UTC).replace(microsecond=0)
+    populate(
+        server.url,
+        p["project_token"],
+        [
+            pageview("/", user=f"c{i}", session=f"c{i}", ts=now - timedelta(minutes=i + 1))
+            for i in range(101)
+        ],
+    )
+    body = post_paths(server, p, goal_event="signup", candidate_session_cap=100)
+    assert (body["sessions_analyzed"], body["truncated"]) == (100, True)
+    assert body["entries"][0]["sessions"] == 100
+
+
+def test_out_of_bounds_knobs_fail_with_the_choices(server: RunningServer) -> None:
+    p = server.new_project()
+    with server.client() as c:
+        r = c.post("/paths", json={"project": p["name"], "goal_event": "x", "since": "5d"})
+        assert r.status_code == 400 and "7d, 14d, 30d, 90d" in r.json()["message"]
+        r = c.post("/paths", json={"project": p["name"], "goal_event": "x", "max_steps": 6})
+        assert r.status_code == 400 and "between 1 and 5" in r.json()["message"]
+        r = c.post(
+            "/paths", json={"project": p["name"], "goal_event": "x", "candidate_session_cap": 50}
+        )
+        assert r.status_code == 400
+        r = c.post("/paths", json={"project": p["name"]})
+        assert r.status_code == 400 and r.json()["error"] == "MISSING_FIELDS"
