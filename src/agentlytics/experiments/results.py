@@ -51,15 +51,17 @@ def tally_sql(
     base = scope.base_cte(where=f"(e.name = '{EXPERIMENT_EXPOSURE}' OR e.name = ?)")
     # the WHERE clause above ends base's text, so its parameter follows base's own
     scope.params.append(experiment.goal_event)
-    keys = ", ".join(scope.param(v.key) for v in experiment.variants)
+    # parameters are positional: take them in the order they appear in the text below
     name = scope.param(experiment.name)
+    keys = ", ".join(scope.param(v.key) for v in experiment.variants)
     goal = scope.param(experiment.goal_event)
-    variant, first = F.arg_min("variant", "timestamp"), F.count_distinct("variant")
+    # ClickHouse resolves aliases anywhere in a query, so none may shadow a column it aggregates
+    variant, first = F.arg_min("xv", "timestamp"), F.count_distinct("xv")
     converted, mixed = F.count_if("g.last_goal >= u.first_ts"), F.count_if("u.seen > 1")
     sql = (
         f"WITH {base},\n"
         "x AS (\n"
-        f"  SELECT uid, {F.prop('properties', 'variant')} AS variant, timestamp FROM base\n"
+        f"  SELECT uid, {F.prop('properties', 'variant')} AS xv, timestamp FROM base\n"
         f"  WHERE name = '{EXPERIMENT_EXPOSURE}'\n"
         f"    AND {F.prop('properties', 'experiment')} = {name}\n"
         f"    AND {F.prop('properties', 'variant')} IN ({keys})\n),\n"
@@ -73,7 +75,7 @@ def tally_sql(
         "  SELECT u.variant AS variant, count(*) AS users,\n"
         f"    {converted} AS conversions, {mixed} AS mixed\n"
         "  FROM u LEFT JOIN g ON g.uid = u.uid GROUP BY u.variant\n),\n"
-        "per_event AS (SELECT variant, count(*) AS exposures FROM x GROUP BY variant)\n"
+        "per_event AS (SELECT xv AS variant, count(*) AS exposures FROM x GROUP BY xv)\n"
         "SELECT pe.variant AS variant, pe.exposures AS exposures, coalesce(pu.users, 0) AS users,\n"
         "  coalesce(pu.conversions, 0) AS conversions, coalesce(pu.mixed, 0) AS mixed\n"
         "FROM per_event pe LEFT JOIN per_user pu ON pu.variant = pe.variant"
