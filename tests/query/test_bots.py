@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
@@ -122,7 +123,7 @@ def test_report_categories_are_the_ones_ingest_classifies_into() -> None:
 
 def test_bot_traffic_is_scoped_to_the_keys_account(server: RunningServer) -> None:
     p = server.new_project()
-    other = server.services.projects.create_account("oscar@example.com")
+    other = server.services.projects.create_account(f"oscar-{uuid.uuid4().hex[:8]}@example.com")
     _, key = server.services.projects.create_api_key(other, "o", "read")
     with server.client(key) as c:
         r = c.get("/bot-traffic", params={"project": p["id"]})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -125,7 +126,7 @@ def test_heatmap_without_data_has_no_peak(server: RunningServer) -> None:
 
 def test_insight_reads_are_scoped_to_the_keys_account(server: RunningServer) -> None:
     p = server.new_project()
-    other = server.services.projects.create_account("trudy@example.com")
+    other = server.services.projects.create_account(f"trudy-{uuid.uuid4().hex[:8]}@example.com")
     _, key = server.services.projects.create_api_key(other, "t", "read")
     with server.client(key) as c:
         for path in ("/insights", "/heatmap"):

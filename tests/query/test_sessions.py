@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -248,7 +249,7 @@ def test_bad_parameters_answer_400_that_says_what_to_fix(
 def test_session_reads_are_scoped_to_the_keys_account(
     server: RunningServer, site: dict[str, Any]
 ) -> None:
-    other = server.services.projects.create_account("mallory@example.com")
+    other = server.services.projects.create_account(f"mallory-{uuid.uuid4().hex[:8]}@example.com")
     _, key = server.services.projects.create_api_key(other, "m", "read")
     with server.client(key) as c:
         for path in ("/sessions", "/sessions/distribution", "/pages"):
