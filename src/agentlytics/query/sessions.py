@@ -10,6 +10,8 @@ builder here ends in ``ss``, one row per session:
 * ``s_user``: the session's user; ``s_date``: the start day in the project's time zone.
 
 A session that began before the period starts is seen from its first event inside it.
+Durations are seconds. As the hosted API reports them, ``pct`` and ``engaged_pct`` are
+percentages (one decimal) and a page's ``bounce_rate`` is a 0-1 fraction.
 """
 
 from __future__ import annotations
