@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from agentlytics.cli import admin, mcp, serve
+from agentlytics.cli import agent as agent_cli
 
 app = typer.Typer(
     name="agentlytics",
@@ -17,6 +18,9 @@ app.command("serve")(serve.serve)
 app.command("mcp")(mcp.mcp)
 app.add_typer(admin.keys_app, name="keys")
 app.add_typer(admin.projects_app, name="projects")
+app.command("init")(agent_cli.init)
+app.command("verify")(agent_cli.verify)
+app.command("plan")(agent_cli.plan)
 
 
 def main() -> None:
