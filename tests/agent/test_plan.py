@@ -70,6 +70,37 @@ def test_plan_names_mcp_tools(tmp_path: Path) -> None:
     assert {e["kind"] for e in events.values()} == {"mcp_tool"}
 
 
+def test_plan_reads_django_views_and_names_from_routes(tmp_path: Path) -> None:
+    (tmp_path / "shop").mkdir()
+    (tmp_path / "shop" / "views.py").write_text(
+        "from django.views import View\n\n\n"
+        "def contact(request):\n    if request.method == 'POST':\n        return None\n\n\n"
+        "def about(request):\n    return None\n\n\n"
+        "class CommentView(View):\n"
+        "    def post(self, request, slug):\n        return None\n\n"
+        "    def get(self, request, slug):\n        return None\n"
+    )
+    (tmp_path / "api.py").write_text(
+        "from fastapi import APIRouter\n\nrouter = APIRouter()\n\n\n"
+        "@router.delete('/projects/{id}')\ndef remove(id: int):\n    return None\n\n\n"
+        "@router.post('/orders')\ndef orders(sku: str, quantity: int = 1):\n    return None\n\n\n"
+        "@router.get('/logout')\ndef logout():\n    return None\n\n\n"
+        "@router.get('/orders/{id}')\ndef show_order(id: int):\n    return None\n"
+    )
+    events = by_event(plan_json(tmp_path))
+    assert set(events) == {
+        "contact_form_submitted",
+        "comment_created",
+        "project_removed",
+        "order_created",
+        "user_logged_out",
+    }
+    assert events["comment_created"]["function"] == "CommentView.post"
+    assert events["comment_created"]["props"] == {"slug": "slug"}
+    assert events["order_created"]["props"] == {"sku": "sku", "quantity": "quantity"}
+    assert events["user_logged_out"]["reason"] == "GET /logout"
+
+
 def test_plan_prints_markdown_for_a_person() -> None:
     out = cli("plan", "--dir", str(APPS / "fastapi_app")).output
     assert out.startswith("# Tracking plan for fastapi_app\n")

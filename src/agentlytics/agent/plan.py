@@ -350,8 +350,6 @@ def _candidates(
             kind, score, reason = "mutation", 2, "changes data"
         if kind is None:
             continue
-        if not name and hint:
-            name = hint
         event = naming.event_name(
             name, noun_hint=hint or (cls.name if cls else None), method_verb=method_verb
         )
