@@ -20,6 +20,7 @@ import msgspec
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp_types import ToolAnnotations
+from pydantic import ConfigDict
 
 from agentlytics.app import Services
 from agentlytics.errors import AgentlyticsError, ValidationError
@@ -133,8 +134,17 @@ class Toolkit:
                 annotations=annotations.model_copy(update={"title": title}),
                 structured_output=False,
             )
-            if schema is not None:
-                tool.parameters = schema
+            # an argument the tool does not take is an error, not silently dropped
+            loose = tool.fn_metadata.arg_model
+            tool.fn_metadata.arg_model = type(
+                loose.__name__,
+                (loose,),
+                {
+                    "model_config": ConfigDict(**loose.model_config, extra="forbid"),
+                    "__module__": loose.__module__,
+                },
+            )
+            tool.parameters = schema or tool.fn_metadata.arg_model.model_json_schema(by_alias=True)
             self.tools.append(tool)
             return fn
 

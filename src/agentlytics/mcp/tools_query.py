@@ -34,6 +34,7 @@ def query_tool_schema() -> dict[str, Any]:
             **props,
         },
         "required": ["project"],
+        "additionalProperties": False,
         "$defs": defs,
     }
 
