@@ -332,3 +332,7 @@ def test_the_routes_are_in_the_openapi_document(client: httpx.Client) -> None:
     assert set(paths["/experiments"]) == {"get", "post"}
     assert set(paths["/experiments/{id}"]) == {"get", "patch", "delete"}
     assert paths["/experiments/config"]["get"]["security"] == []
+    create = paths["/experiments"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert create["required"] == ["project", "name", "variants", "goal_event"]
+    patch = paths["/experiments/{id}"]["patch"]["requestBody"]["content"]["application/json"]
+    assert patch["schema"]["properties"]["status"]["enum"] == ["active", "paused", "completed"]

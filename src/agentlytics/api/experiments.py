@@ -2,13 +2,54 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 
 from agentlytics.api.common import in_thread, json_response, principal, read_object, services
 from agentlytics.api.reads import read_project
 from agentlytics.errors import AuthError, ValidationError
-from agentlytics.experiments.service import ExperimentService, experiment_json
+from agentlytics.experiments.service import (
+    MAX_GOAL_EVENT,
+    MAX_VARIANTS,
+    MIN_VARIANTS,
+    NAME_RE,
+    TRANSITIONS,
+    ExperimentService,
+    experiment_json,
+)
+
+_NAME: dict[str, Any] = {"type": "string", "pattern": NAME_RE.pattern}
+CREATE_BODY: dict[str, Any] = {
+    "type": "object",
+    "required": ["project", "name", "variants", "goal_event"],
+    "properties": {
+        "project": {"type": "string", "description": "project name or id"},
+        "name": {**_NAME, "description": "unique in the project; the key the tracker hashes"},
+        "variants": {
+            "type": "array",
+            "items": _NAME,
+            "minItems": MIN_VARIANTS,
+            "maxItems": MAX_VARIANTS,
+            "description": "variant names; the first is the control",
+        },
+        "goal_event": {"type": "string", "maxLength": MAX_GOAL_EVENT},
+        "weights": {
+            "type": "array",
+            "items": {"type": "integer", "minimum": 1, "maximum": 99},
+            "description": "one per variant, summing to 100; default an equal split",
+        },
+    },
+}
+UPDATE_BODY: dict[str, Any] = {
+    "type": "object",
+    "required": ["status"],
+    "properties": {
+        "status": {"type": "string", "enum": list(TRANSITIONS)},
+        "winner": {"type": "string", "description": "a variant key; only when completing"},
+    },
+}
 
 
 def experiments(request: Request) -> ExperimentService:

@@ -304,6 +304,7 @@ ENDPOINTS: list[Endpoint] = [
         "Create an A/B experiment",
         "experiments",
         status=201,
+        body=exps.CREATE_BODY,
     ),
     E(
         "GET",
@@ -326,6 +327,7 @@ ENDPOINTS: list[Endpoint] = [
         exps.update_experiment,
         "Pause, resume or complete an experiment",
         "experiments",
+        body=exps.UPDATE_BODY,
     ),
     E(
         "DELETE",
