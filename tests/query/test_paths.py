@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.conftest import RunningServer
+import pytest
+
+from tests.conftest import RunningServer, start_server
 from tests.factories import event, pageview, populate
+from tests.storage import backends
+
+
+@pytest.fixture(scope="module", params=backends.EVENT_BACKENDS)
+def any_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
+    """The session's DuckDB server, or one of its own on ClickHouse (chDB)."""
+    if request.param == "duckdb":
+        yield request.getfixturevalue("server")
+        return
+    with backends.chdb_database() as url:
+        running, stop = start_server(
+            tmp_path_factory.mktemp("chdb"), events=url, ingest_rate_limit=0
+        )
+        try:
+            yield running
+        finally:
+            stop()
 
 
 def post_paths(server: RunningServer, project: dict[str, Any], **body: Any) -> dict[str, Any]:
@@ -31,11 +53,11 @@ def session(
     return out
 
 
-def test_paths_end_in_goal_drop_off_or_truncated(server: RunningServer) -> None:
-    p = server.new_project()
+def test_paths_end_in_goal_drop_off_or_truncated(any_server: RunningServer) -> None:
+    p = any_server.new_project()
     now = datetime.now(UTC).replace(microsecond=0)
     populate(
-        server.url,
+        any_server.url,
         p["project_token"],
         [
             *session(
@@ -50,7 +72,7 @@ def test_paths_end_in_goal_drop_off_or_truncated(server: RunningServer) -> None:
             *session("u6", now - timedelta(hours=1), "api_call", "signup"),
         ],
     )
-    body = post_paths(server, p, goal_event="signup", since="7d")
+    body = post_paths(any_server, p, goal_event="signup", since="7d")
     home, docs = body["entries"]
     assert (home["entry_page"], home["sessions"], home["conversions"]) == ("/", 4, 1)
     assert home["conversion_rate"] == 0.25
@@ -75,7 +97,7 @@ def test_paths_end_in_goal_drop_off_or_truncated(server: RunningServer) -> None:
     }
     assert (body["sessions_analyzed"], body["conversions"], body["truncated"]) == (5, 1, False)
 
-    short = post_paths(server, p, goal_event="signup", max_steps=2, path_limit=1, entry_limit=1)
+    short = post_paths(any_server, p, goal_event="signup", max_steps=2, path_limit=1, entry_limit=1)
     [only] = short["entries"]
     # u2 and u5 end within two steps; u3 is cut after two; u1 reached the goal
     assert only["paths"] == [{"steps": ["/", "/pricing"], "sessions": 2, "outcome": "drop_off"}]
@@ -83,25 +105,25 @@ def test_paths_end_in_goal_drop_off_or_truncated(server: RunningServer) -> None:
     assert [e["page"] for e in only["exit_pages"]] == ["/pricing"]
 
 
-def test_candidate_sessions_are_capped_and_reported(server: RunningServer) -> None:
-    p = server.new_project()
+def test_candidate_sessions_are_capped_and_reported(any_server: RunningServer) -> None:
+    p = any_server.new_project()
     now = datetime.now(UTC).replace(microsecond=0)
     populate(
-        server.url,
+        any_server.url,
         p["project_token"],
         [
             pageview("/", user=f"c{i}", session=f"c{i}", ts=now - timedelta(minutes=i + 1))
             for i in range(101)
         ],
     )
-    body = post_paths(server, p, goal_event="signup", candidate_session_cap=100)
+    body = post_paths(any_server, p, goal_event="signup", candidate_session_cap=100)
     assert (body["sessions_analyzed"], body["truncated"]) == (100, True)
     assert body["entries"][0]["sessions"] == 100
 
 
-def test_out_of_bounds_knobs_fail_with_the_choices(server: RunningServer) -> None:
-    p = server.new_project()
-    with server.client() as c:
+def test_out_of_bounds_knobs_fail_with_the_choices(any_server: RunningServer) -> None:
+    p = any_server.new_project()
+    with any_server.client() as c:
         r = c.post("/paths", json={"project": p["name"], "goal_event": "x", "since": "5d"})
         assert r.status_code == 400 and "7d, 14d, 30d, 90d" in r.json()["message"]
         r = c.post("/paths", json={"project": p["name"], "goal_event": "x", "max_steps": 6})

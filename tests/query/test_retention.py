@@ -4,14 +4,36 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tests.conftest import RunningServer
+import pytest
+
+from tests.conftest import RunningServer, start_server
 from tests.factories import event, pageview, populate
+from tests.storage import backends
 
 NY = ZoneInfo("America/New_York")
+
+
+@pytest.fixture(scope="module", params=backends.EVENT_BACKENDS)
+def any_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
+    """The session's DuckDB server, or one of its own on ClickHouse (chDB)."""
+    if request.param == "duckdb":
+        yield request.getfixturevalue("server")
+        return
+    with backends.chdb_database() as url:
+        running, stop = start_server(
+            tmp_path_factory.mktemp("chdb"), events=url, ingest_rate_limit=0
+        )
+        try:
+            yield running
+        finally:
+            stop()
 
 
 def get_retention(server: RunningServer, project: dict[str, Any], **params: Any) -> dict[str, Any]:
@@ -21,10 +43,10 @@ def get_retention(server: RunningServer, project: dict[str, Any], **params: Any)
         return dict(r.json())
 
 
-def test_daily_cohorts_follow_the_project_time_zone(server: RunningServer) -> None:
-    p = server.new_project(timezone="America/New_York")  # UTC-5 in November 2026
+def test_daily_cohorts_follow_the_project_time_zone(any_server: RunningServer) -> None:
+    p = any_server.new_project(timezone="America/New_York")  # UTC-5 in November 2026
     populate(
-        server.url,
+        any_server.url,
         p["project_token"],
         [
             # r1: first seen at 22:00 on Nov 2 in New York (03:00 UTC on Nov 3), back on Nov 3
@@ -43,7 +65,7 @@ def test_daily_cohorts_follow_the_project_time_zone(server: RunningServer) -> No
             pageview("/", user="old", ts="2026-11-03T12:00:00"),
         ],
     )
-    body = get_retention(server, p, period="day", cohorts=4, until="2026-11-05")
+    body = get_retention(any_server, p, period="day", cohorts=4, until="2026-11-05")
     assert body["period"] == "day"
     assert body["cohorts"] == [
         {"date": "2026-11-02", "users": 2, "retained": [2, 2, 0, 1], "rates": [1.0, 1.0, 0.0, 0.5]},
@@ -57,10 +79,10 @@ def test_daily_cohorts_follow_the_project_time_zone(server: RunningServer) -> No
     assert "project_context" in body
 
 
-def test_event_based_weekly_retention_starts_weeks_on_monday(server: RunningServer) -> None:
-    p = server.new_project(timezone="America/New_York")
+def test_event_based_weekly_retention_starts_weeks_on_monday(any_server: RunningServer) -> None:
+    p = any_server.new_project(timezone="America/New_York")
     populate(
-        server.url,
+        any_server.url,
         p["project_token"],
         [
             # e1 signs up at 23:00 on Sunday Nov 8 in New York (Monday in UTC): week of Nov 2
@@ -79,7 +101,7 @@ def test_event_based_weekly_retention_starts_weeks_on_monday(server: RunningServ
         ],
     )
     body = get_retention(
-        server,
+        any_server,
         p,
         period="week",
         cohorts=3,
@@ -95,14 +117,16 @@ def test_event_based_weekly_retention_starts_weeks_on_monday(server: RunningServ
     assert body["average_rates"] == [1.0, 0.6667, 0.5]
     assert (body["event"], body["returning_event"]) == ("signup", "purchase")
     # without returning_event, returning means doing the cohort event again: nobody did
-    again = get_retention(server, p, period="week", cohorts=3, until="2026-11-22", event="signup")
+    again = get_retention(
+        any_server, p, period="week", cohorts=3, until="2026-11-22", event="signup"
+    )
     assert [c["retained"] for c in again["cohorts"]] == [[2, 0, 0], [1, 0], [0]]
     assert again["average_rates"][0] == 1.0
 
 
-def test_bad_parameters_list_the_choices(server: RunningServer) -> None:
-    p = server.new_project()
-    with server.client() as c:
+def test_bad_parameters_list_the_choices(any_server: RunningServer) -> None:
+    p = any_server.new_project()
+    with any_server.client() as c:
         r = c.get("/retention", params={"project": p["id"], "period": "year"})
         assert r.status_code == 400 and "day, week, month" in r.json()["message"]
         r = c.get("/retention", params={"project": p["id"], "period": "week", "cohorts": 13})
@@ -115,18 +139,20 @@ def test_bad_parameters_list_the_choices(server: RunningServer) -> None:
         )
 
 
-def test_retention_matches_an_independent_python_computation(server: RunningServer) -> None:
+def test_retention_matches_an_independent_python_computation(any_server: RunningServer) -> None:
     rng = random.Random(11)
-    p = server.new_project(timezone="America/New_York")
+    p = any_server.new_project(timezone="America/New_York")
     start = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)
     raw = [
         (f"q{rng.randrange(60)}", start + timedelta(minutes=rng.randrange(0, 9 * 24 * 60)))
         for _ in range(500)
     ]
     populate(
-        server.url, p["project_token"], [pageview("/", user=u, session=None, ts=t) for u, t in raw]
+        any_server.url,
+        p["project_token"],
+        [pageview("/", user=u, session=None, ts=t) for u, t in raw],
     )
-    body = get_retention(server, p, period="day", cohorts=7, until="2026-11-09")
+    body = get_retention(any_server, p, period="day", cohorts=7, until="2026-11-09")
 
     days = [date(2026, 11, 3) + timedelta(days=i) for i in range(7)]
     seen: dict[str, set[date]] = defaultdict(set)

@@ -98,6 +98,16 @@ def _bad_steps(message: str) -> ValidationError:
     return ValidationError(message, code="INVALID_FUNNEL_STEPS")
 
 
+def _bad_param(message: str) -> ValidationError:
+    return ValidationError(message, code="INVALID_PARAMETER")
+
+
+def _check_count_by(count_by: str) -> str:
+    if count_by not in COUNT_BY:
+        raise _bad_param(f"count_by must be one of {', '.join(COUNT_BY)}")
+    return count_by
+
+
 def parse_steps(raw: Any, *, max_steps: int = MAX_STEPS) -> tuple[Step, ...]:
     """Native or Convalytics step definitions as engine steps.
 
@@ -173,30 +183,21 @@ def spec_from_request(req: FunnelRequest) -> FunnelSpec:
     else:
         hours = req.conversion_window_hours
         if isinstance(hours, bool) or not 1 <= hours <= 8760:
-            raise ValidationError(
-                "conversion_window_hours must be between 1 and 8760", code="INVALID_PARAMETER"
-            )
+            raise _bad_param("conversion_window_hours must be between 1 and 8760")
         window = int(hours * HOUR_MS)
-    if req.count_by not in COUNT_BY:
-        raise ValidationError(
-            f"count_by must be one of {', '.join(COUNT_BY)}", code="INVALID_PARAMETER"
-        )
     if not 1 <= req.breakdown_limit <= 50:
-        raise ValidationError("breakdown_limit must be between 1 and 50", code="INVALID_PARAMETER")
+        raise _bad_param("breakdown_limit must be between 1 and 50")
     breakdown = field_for(req.breakdown) if req.breakdown else None
-    return FunnelSpec(steps, window, req.count_by, breakdown, req.breakdown_limit)
+    return FunnelSpec(steps, window, _check_count_by(req.count_by), breakdown, req.breakdown_limit)
 
 
 def check_window_ms(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError(
-            "conversion_window_ms must be whole milliseconds", code="INVALID_PARAMETER"
-        )
+        raise _bad_param("conversion_window_ms must be whole milliseconds")
     if not MIN_WINDOW_MS <= value <= MAX_WINDOW_MS:
-        raise ValidationError(
+        raise _bad_param(
             f"conversion_window_ms must be between {MIN_WINDOW_MS} (1 minute) and "
-            f"{MAX_WINDOW_MS} (90 days)",
-            code="INVALID_PARAMETER",
+            f"{MAX_WINDOW_MS} (90 days)"
         )
     return value
 
@@ -385,13 +386,9 @@ def compute_funnel(
     Raises:
         ValidationError: INVALID_FUNNEL_STEPS or INVALID_PARAMETER.
     """
-    if count_by not in COUNT_BY:
-        raise ValidationError(
-            f"count_by must be one of {', '.join(COUNT_BY)}", code="INVALID_PARAMETER"
-        )
     spec = FunnelSpec(
         parse_steps(list(steps), max_steps=MAX_STEPS),
         check_window_ms(conversion_window_ms),
-        count_by,
+        _check_count_by(count_by),
     )
     return run_funnel(engine, project, period, spec)
