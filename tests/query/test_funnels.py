@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.conftest import RunningServer, start_server
@@ -199,6 +200,27 @@ def test_count_by_session_and_breakdown_and_step_filters(any_server: RunningServ
         ],
     )
     assert [s["users"] for s in filtered["steps"]] == [3, 1]  # y, z, v enter; only z is pro
+
+
+def test_identified_visitors_are_one_user(any_server: RunningServer) -> None:
+    p = any_server.new_project()
+    populate(
+        any_server.url,
+        p["project_token"],
+        [
+            pageview("/", user="anon-7", session="a", ts=f"{DAY}T08:00:00"),
+            event("signup", user="real-7", session="a", ts=f"{DAY}T08:05:00"),
+        ],
+    )
+    before = post_funnel(any_server, p, steps=steps_of("page_view", "signup"))
+    assert [s["users"] for s in before["steps"]] == [1, 0]
+    r = httpx.post(
+        any_server.url + "/identify",
+        json={"token": p["project_token"], "previous_id": "anon-7", "user_id": "real-7"},
+    )
+    assert r.status_code == 202
+    after = post_funnel(any_server, p, steps=steps_of("page_view", "signup"))
+    assert [s["users"] for s in after["steps"]] == [1, 1]
 
 
 def test_convalytics_steps_with_wildcards(any_server: RunningServer) -> None:

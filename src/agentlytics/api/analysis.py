@@ -34,8 +34,57 @@ from agentlytics.api.reads import int_param, read_project, with_context
 from agentlytics.projects import funnels as saved
 from agentlytics.query import funnels, paths, retention
 
-FUNNEL_BODY: dict[str, Any] = msgspec.json.schema(funnels.FunnelRequest)
-PATHS_BODY: dict[str, Any] = msgspec.json.schema(paths.PathsSpec)
+
+def _body(kind: type, **described: dict[str, Any]) -> dict[str, Any]:
+    """A request struct's JSON Schema, inlined (OpenAPI resolves no ``$defs`` of its own)."""
+    schema: dict[str, Any] = msgspec.json.schema(kind)["$defs"][kind.__name__]
+    schema["properties"] = {**schema["properties"], **described}
+    return schema
+
+
+_FILTER = {
+    "type": "object",
+    "properties": {"property": {"type": "string"}, "op": {"type": "string"}, "value": {}},
+}
+FUNNEL_BODY = _body(
+    funnels.FunnelRequest,
+    project={"type": "string", "description": "project name or id"},
+    steps={
+        "type": "array",
+        "minItems": 2,
+        "maxItems": funnels.MAX_REQUEST_STEPS,
+        "items": {
+            "oneOf": [
+                {
+                    "type": "object",
+                    "required": ["event"],
+                    "properties": {
+                        "event": {"type": "string"},
+                        "filters": {"type": "array", "items": _FILTER},
+                    },
+                },
+                {
+                    "type": "object",
+                    "required": ["kind", "match"],
+                    "properties": {
+                        "kind": {"enum": ["event", "pageview"]},
+                        "match": {
+                            "type": "string",
+                            "description": "exact, or a prefix ending in *",
+                        },
+                        "label": {"type": "string"},
+                    },
+                },
+            ]
+        },
+    },
+    count_by={"enum": list(funnels.COUNT_BY), "default": "user_id"},
+)
+PATHS_BODY = _body(
+    paths.PathsSpec,
+    project={"type": "string", "description": "project name or id"},
+    since={"enum": list(paths.SINCE_CHOICES), "default": "30d"},
+)
 RETENTION_QUERY = {
     "project": "project name or id",
     "period": "day, week (Monday) or month; default week",

@@ -35,7 +35,7 @@ _OUTCOME_ORDER = {"goal": 0, "drop_off": 1, "truncated": 2}
 
 
 class PathsSpec(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
-    """The ``POST /paths`` body (without ``project``)."""
+    """The ``POST /paths`` body, besides ``project``."""
 
     goal_event: str
     since: str = "30d"
