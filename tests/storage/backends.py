@@ -44,6 +44,14 @@ COORD_BACKENDS = [
 ]
 
 
+#: the identity map as one row per previous id; ClickHouse keeps versions until they merge
+IDENTITIES = {
+    "duckdb": "identities",
+    "clickhouse": "(SELECT project_id, previous_id, argMax(user_id, created_at) AS user_id "
+    "FROM identities GROUP BY project_id, previous_id)",
+}
+
+
 def unique(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:12]}"
 

@@ -21,12 +21,6 @@ from tests.storage import backends
 pytestmark = pytest.mark.anyio
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, 123000, tzinfo=UTC)
-# the identity map as one row per previous id; ClickHouse keeps versions until they merge
-IDENTITIES = {
-    "duckdb": "identities",
-    "clickhouse": "(SELECT project_id, previous_id, argMax(user_id, created_at) AS user_id "
-    "FROM identities GROUP BY project_id, previous_id)",
-}
 
 
 def ms(when: datetime) -> int:
@@ -212,7 +206,7 @@ async def test_the_latest_identity_of_an_id_wins(events: EventStore) -> None:
     await events.add_identity(
         Identity(project_id="p2", previous_id="anon", user_id="x", created_at=3)
     )
-    table = IDENTITIES[events.dialect]
+    table = backends.IDENTITIES[events.dialect]
     rows = events.query(
         f"SELECT project_id, user_id FROM {table} WHERE previous_id = ? ORDER BY project_id",
         ["anon"],

@@ -6,6 +6,7 @@ import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -255,3 +256,33 @@ def test_data_and_schema_survive_a_reopen(meta_url: str) -> None:
         assert second.count_accounts() == 1
     finally:
         second.close()
+
+
+def test_an_export_imports_into_any_store_and_a_second_import_adds_nothing(
+    meta: MetaStore, tmp_path: Path
+) -> None:
+    meta.add_account(account(1))
+    meta.add_api_key(api_key(1))
+    meta.add_project(project(2, deleted_at=9))
+    meta.add_project(project(1, account_id=None))
+    meta.put_doc("funnel", "b", "prj_1", {"n": 1})
+    meta.put_doc("funnel", "a", "prj_1", {"n": 2})
+    meta.set_state("owner_account", "acc_1")
+    exported = meta.export_rows()
+    assert {t: len(rows) for t, rows in exported.items()} == {
+        "accounts": 1,
+        "api_keys": 1,
+        "projects": 2,
+        "docs": 2,
+        "state": 1,
+    }
+    target = registry.open_meta_store(backends.settings(meta=f"sqlite:///{tmp_path / 'to.db'}"))
+    try:
+        assert target.import_rows(exported) == {t: len(r) for t, r in exported.items()}
+        assert target.import_rows(exported) == dict.fromkeys(exported, 0)
+        assert target.export_rows() == exported
+        assert target.list_docs("funnel", "prj_1") == [{"n": 1}, {"n": 2}]
+        assert target.get_project("prj_2") == project(2, deleted_at=9)
+    finally:
+        target.close()
+    assert meta.import_rows(exported) == dict.fromkeys(exported, 0)

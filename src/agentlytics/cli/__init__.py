@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from agentlytics.cli import admin, mcp, serve
+from agentlytics.cli import admin, mcp, migrate, serve
 from agentlytics.cli import agent as agent_cli
 
 app = typer.Typer(
@@ -15,6 +15,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("serve")(serve.serve)
+app.command("migrate")(migrate.migrate)
 app.command("mcp")(mcp.mcp)
 app.add_typer(admin.keys_app, name="keys")
 app.add_typer(admin.projects_app, name="projects")

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import urlsplit, urlunsplit
 
 import typer
 import uvicorn
+from starlette.applications import Starlette
 
 from agentlytics.app import build_services, create_app
 from agentlytics.cli.options import Config, DataDir, console, settings_from
 from agentlytics.errors import AgentlyticsError
-from agentlytics.settings import setting_help
+from agentlytics.settings import (
+    ENV_PREFIX,
+    Settings,
+    load_settings,
+    setting_help,
+    setting_names,
+)
 
 _help = setting_help()
 
@@ -46,11 +55,12 @@ def serve(
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    if settings.workers > 1:
+    embedded = embedded_stores(settings)
+    if settings.workers > 1 and embedded:
         console.print(
             "[red]error:[/red] --workers > 1 needs the scale-out backends "
             "(--events clickhouse://… --meta postgresql://… --coord redis://…); "
-            "the embedded DuckDB file belongs to one process"
+            f"{', '.join(embedded)} belong to one process"
         )
         raise typer.Exit(2)
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
@@ -64,21 +74,66 @@ def serve(
         raise typer.Exit(2) from None
     url = f"http://{settings.host}:{settings.port}"
     console.print(f"[bold]agentlytics[/bold] listening on [cyan]{url}[/cyan]")
-    console.print(f"  events: {settings.events_url}")
-    console.print(f"  meta:   {settings.meta_url}")
-    console.print(f"  coord:  {settings.coord}")
+    console.print(f"  events: {redact(settings.events_url)}")
+    console.print(f"  meta:   {redact(settings.meta_url)}")
+    console.print(f"  coord:  {redact(settings.coord)}")
     if services.bootstrap_key:
         console.print(
             "\n[bold yellow]Owner API key (shown once, store it now):[/bold yellow] "
             f"{services.bootstrap_key}\n"
         )
     console.print(f"  pid {os.getpid()}; Ctrl-C or SIGTERM stops it after committing.")
-    uvicorn.run(
-        create_app(services),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-        proxy_headers=settings.trust_proxy_headers,
-        timeout_graceful_shutdown=10,
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level.lower(),
+        "access_log": False,
+        "proxy_headers": settings.trust_proxy_headers,
+        "timeout_graceful_shutdown": 10,
+    }
+    if settings.workers == 1:
+        uvicorn.run(create_app(services), **options)
+        return
+    # Migrations and the owner bootstrap ran above, once; each worker opens its own stores
+    # from the same settings, handed over through the environment.
+    asyncio.run(services.aclose())
+    console.print(f"  {settings.workers} worker processes")
+    os.environ.update(settings_environ(settings))
+    uvicorn.run(f"{__name__}:worker_app", factory=True, workers=settings.workers, **options)
+
+
+#: stores that live inside one process: a file, an embedded engine, this process's memory
+EMBEDDED_SCHEMES = {"duckdb": "DuckDB", "chdb": "chDB", "sqlite": "SQLite", "memory": "memory://"}
+
+
+def embedded_stores(settings: Settings) -> list[str]:
+    urls = (settings.events_url, settings.meta_url, settings.coord)
+    return [EMBEDDED_SCHEMES[s] for u in urls if (s := urlsplit(u).scheme) in EMBEDDED_SCHEMES]
+
+
+def settings_environ(settings: Settings) -> dict[str, str]:
+    """Every setting as the AGENTLYTICS_* variable that reproduces it in a worker."""
+    environ = {}
+    for name in setting_names():
+        value = getattr(settings, name)
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        environ[ENV_PREFIX + name.upper()] = text
+    return environ
+
+
+def worker_app() -> Starlette:
+    """The app of one worker process (``uvicorn --factory``), configured from the environment."""
+    settings = load_settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    return create_app(build_services(settings))
+
+
+def redact(url: str) -> str:
+    """A URL fit to print: any password replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))

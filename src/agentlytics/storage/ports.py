@@ -57,6 +57,16 @@ class EventStore(Protocol):
         ...
 
 
+#: the MetaStore's tables and columns as ``export_rows``/``import_rows`` move them, parents first
+META_TABLES: dict[str, tuple[str, ...]] = {
+    "accounts": Account.__struct_fields__,
+    "api_keys": ApiKey.__struct_fields__,
+    "projects": Project.__struct_fields__,
+    "docs": ("kind", "id", "owner", "data"),
+    "state": ("key", "value"),
+}
+
+
 class MetaStore(Protocol):
     # accounts
     def add_account(self, account: Account) -> None: ...
@@ -98,6 +108,16 @@ class MetaStore(Protocol):
         The building block for state several workers update at once (the visitor salts):
         read, merge, and retry when another worker changed the value in between.
         """
+        ...
+
+    # moving an installation (``agentlytics migrate``): every row, tables in dependency order
+    def export_rows(self) -> dict[str, list[dict[str, Any]]]:
+        """Every row of accounts, api_keys, projects, docs and state, by key (docs in list
+        order)."""
+        ...
+
+    def import_rows(self, tables: dict[str, list[dict[str, Any]]]) -> dict[str, int]:
+        """Insert exported rows, keeping any row already present; rows inserted per table."""
         ...
 
     def close(self) -> None: ...

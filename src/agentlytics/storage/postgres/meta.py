@@ -17,6 +17,7 @@ import psycopg
 from psycopg.rows import DictRow
 
 from agentlytics.model.project import Account, ApiKey, Project
+from agentlytics.storage.ports import META_TABLES
 from agentlytics.storage.postgres.pool import Connection, ConnectionPool
 
 MIGRATIONS: list[str] = [
@@ -258,6 +259,31 @@ class PostgresMetaStore:
             return self._run(sql, (key, value)) == 1
         sql = "UPDATE state SET value = %s WHERE key = %s AND value = %s"
         return self._run(sql, (value, key, expected)) == 1
+
+    def export_rows(self) -> dict[str, list[dict[str, Any]]]:
+        order = {"docs": "seq", "state": "key"}
+        return {
+            table: [
+                dict(r)
+                for r in self._all(
+                    f"SELECT {', '.join(cols)} FROM {table} ORDER BY {order.get(table, 'id')}"
+                )
+            ]
+            for table, cols in META_TABLES.items()
+        }
+
+    def import_rows(self, tables: dict[str, list[dict[str, Any]]]) -> dict[str, int]:
+        counts = {}
+        with self._pool.connection() as (con, _), con.transaction():
+            for table, cols in META_TABLES.items():
+                sql = (
+                    f"INSERT INTO {table} ({', '.join(cols)}) "
+                    f"VALUES ({', '.join('%s' for _ in cols)}) ON CONFLICT DO NOTHING"
+                )
+                counts[table] = 0
+                for row in tables.get(table, []):
+                    counts[table] += con.execute(sql, [row[c] for c in cols]).rowcount
+        return counts
 
     def close(self) -> None:
         self._pool.close()

@@ -8,8 +8,9 @@
   ids handed to subscribers, so ``Last-Event-ID`` resumes with ``XREAD`` from that id on any
   worker; ``recent`` reads the last five minutes and trims what is older.
 
-The URL is a redis-py URL; an extra ``prefix`` query parameter namespaces the keys
-(default ``agentlytics:``), e.g. ``redis://127.0.0.1:6379/0?prefix=site-a:``.
+The URL is a redis-py URL; a ``prefix`` query parameter namespaces the keys (default
+``agentlytics:``), e.g. ``redis://127.0.0.1:6379/0?prefix=site-a:``, and ``socket_timeout``
+(seconds, default 10) also bounds how long one blocking read of a subscriber waits.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ LIVE_WINDOW_MS = 5 * 60 * 1000
 LIVE_MAX_EVENTS = 10_000
 LIVE_IDLE_TTL_S = 24 * 3600  # a project's stream disappears after a day without events
 DEFAULT_PREFIX = "agentlytics:"
-_BLOCK_MS = 15_000
+DEFAULT_SOCKET_TIMEOUT_S = 10.0
 _STREAM_ID = re.compile(r"(\d+)-(\d+)")
 
 # KEYS[1] = window hash; ARGV = cost, limit, window ms. Returns {allowed, count, reset_at_ms}.
@@ -66,13 +67,15 @@ return 1
 """
 
 
-def _split_url(url: str) -> tuple[str, str]:
-    """The redis-py URL without our ``prefix`` parameter, and the prefix."""
+def _split_url(url: str) -> tuple[str, str, float]:
+    """The redis-py URL without our parameters, the key prefix and the socket timeout."""
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True)
-    prefix = next((v for k, v in query if k == "prefix"), DEFAULT_PREFIX)
-    rest = urlencode([(k, v) for k, v in query if k != "prefix"])
-    return urlunsplit(parts._replace(query=rest)), prefix
+    ours = dict(query)
+    prefix = ours.get("prefix", DEFAULT_PREFIX)
+    timeout = float(ours.get("socket_timeout") or DEFAULT_SOCKET_TIMEOUT_S)
+    rest = urlencode([(k, v) for k, v in query if k not in ("prefix", "socket_timeout")])
+    return urlunsplit(parts._replace(query=rest)), prefix, timeout
 
 
 Entry = tuple[str, dict[str, str]]
@@ -97,10 +100,14 @@ def _id_key(stream_id: str) -> tuple[int, int]:
 
 class RedisCoordinator:
     def __init__(self, url: str) -> None:
-        redis_url, self.prefix = _split_url(url)
-        self._redis: redis.Redis = redis.from_url(redis_url, decode_responses=True)
+        redis_url, self.prefix, timeout = _split_url(url)
+        self._redis: redis.Redis = redis.from_url(
+            redis_url, decode_responses=True, socket_timeout=timeout
+        )
         self._hit = self._redis.register_script(_HIT)
         self._acquire = self._redis.register_script(_ACQUIRE)
+        # a blocking XREAD must return before the socket timeout fires
+        self._block_ms = max(100, int(timeout * 1000) - 1000)
 
     def _key(self, kind: str, name: str) -> str:
         return f"{self.prefix}{kind}:{name}"
@@ -159,7 +166,7 @@ class RedisCoordinator:
         ):
             cursor = last_id
         while True:
-            reply = await self._redis.xread({key: cursor}, block=_BLOCK_MS, count=1000)
+            reply = await self._redis.xread({key: cursor}, block=self._block_ms, count=1000)
             for _stream, entries in _streams(reply):
                 for entry_id, fields in entries:
                     cursor = entry_id

@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 
 from agentlytics.model.project import Account, ApiKey, Project
+from agentlytics.storage.ports import META_TABLES
 
 MIGRATIONS: list[str] = [
     """
@@ -227,6 +228,38 @@ class SQLiteMetaStore:
             return self._run(sql, (key, value)) == 1
         sql = "UPDATE state SET value = ? WHERE key = ? AND value = ?"
         return self._run(sql, (value, key, expected)) == 1
+
+    def export_rows(self) -> dict[str, list[dict[str, Any]]]:
+        order = {"docs": "rowid", "state": "key"}  # documents keep their list order
+        return {
+            table: [
+                dict(r)
+                for r in self._all(
+                    f"SELECT {', '.join(cols)} FROM {table} ORDER BY {order.get(table, 'id')}"
+                )
+            ]
+            for table, cols in META_TABLES.items()
+        }
+
+    def import_rows(self, tables: dict[str, list[dict[str, Any]]]) -> dict[str, int]:
+        counts = {}
+        with self._lock:
+            self._con.execute("BEGIN")
+            try:
+                for table, cols in META_TABLES.items():
+                    sql = (
+                        f"INSERT INTO {table} ({', '.join(cols)}) "
+                        f"VALUES ({', '.join('?' for _ in cols)}) ON CONFLICT DO NOTHING"
+                    )
+                    rows = tables.get(table, [])
+                    counts[table] = sum(
+                        self._con.execute(sql, [r[c] for c in cols]).rowcount for r in rows
+                    )
+                self._con.execute("COMMIT")
+            except BaseException:
+                self._con.execute("ROLLBACK")
+                raise
+        return counts
 
     def close(self) -> None:
         with self._lock:
