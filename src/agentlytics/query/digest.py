@@ -82,12 +82,18 @@ def picked(scope: Scope, user: str | None) -> str:
 
 
 def _fetch(
-    engine: QueryEngine, project: Project, period: Period, user: str | None, body: str
+    engine: QueryEngine,
+    project: Project,
+    period: Period,
+    user: str | None,
+    body: str,
+    params: Sequence[Any] = (),
 ) -> list[dict[str, Any]]:
-    """Run ``body`` (SQL over ``picked``, without parameters) after the prelude."""
+    """Run ``body``, SQL over ``picked`` whose ``?`` take ``params`` in order."""
     scope = engine.scope(project, period)
-    prelude = picked(scope, user)
-    return engine.fetch(scope, prelude + "\n" + body)
+    sql = picked(scope, user) + "\n" + body
+    scope.params.extend(params)
+    return engine.fetch(scope, sql)
 
 
 def _grouped(
@@ -102,16 +108,12 @@ def _grouped(
     limit: int,
 ) -> tuple[list[dict[str, Any]], bool]:
     """Views and distinct visitors per ``key`` over the rows where ``where`` holds."""
-    scope = engine.scope(project, period)
-    sql = picked(scope, user)
-    F = scope.dialect
-    for value in params:
-        scope.param(value)
-    sql += (
-        f"\nSELECT {key} AS k, count(*) AS views, {F.count_distinct('uid')} AS visitors\n"
-        f"FROM picked WHERE {where}\nGROUP BY {key} ORDER BY views DESC, k LIMIT {int(limit) + 1}"
+    body = (
+        f"SELECT {key} AS k, count(*) AS views, {engine.dialect.count_distinct('uid')} AS visitors"
+        f"\nFROM picked WHERE {where}\n"
+        f"GROUP BY {key} ORDER BY views DESC, k LIMIT {int(limit) + 1}"
     )
-    rows = engine.fetch(scope, sql)
+    rows = _fetch(engine, project, period, user, body, params)
     return rows[:limit], len(rows) > limit
 
 
@@ -198,14 +200,10 @@ def events_count(
     user: str | None = None,
 ) -> dict[str, Any]:
     """Custom events (page views are counted by ``pageviews_count``), or one event name."""
-    scope = engine.scope(project, period)
-    sql = picked(scope, user)
     test, params = _event_test(name)
-    for value in params:
-        scope.param(value)
-    F = scope.dialect
-    sql += f"\nSELECT count(*) AS n, {F.count_distinct('uid')} AS users FROM picked WHERE {test}"
-    row = engine.fetch(scope, sql)[0]
+    users = engine.dialect.count_distinct("uid")
+    body = f"SELECT count(*) AS n, {users} AS users FROM picked WHERE {test}"
+    row = _fetch(engine, project, period, user, body, params)[0]
     return {
         "project": project.name,
         "name": name,
@@ -229,21 +227,13 @@ def recent_events(
     include_pageviews: bool = False,
 ) -> dict[str, Any]:
     """The newest events; ``redact`` nulls e-mails and names and empties the props."""
-    scope = engine.scope(project, period)
-    sql = picked(scope, user)
-    if name or not include_pageviews:
-        test, params = _event_test(name)
-        for value in params:
-            scope.param(value)
-    else:
-        test = "true"
-    F = scope.dialect
-    sql += (
-        f"\nSELECT name, {F.epoch_ms('timestamp')} AS ts, user_id, anonymous_id, uid, session_id,"
-        " user_email, user_name, path, environment, source, properties\n"
+    test, params = _event_test(name) if name or not include_pageviews else ("true", [])
+    body = (
+        f"SELECT name, {engine.dialect.epoch_ms('timestamp')} AS ts, user_id, anonymous_id, uid,"
+        " session_id, user_email, user_name, path, environment, source, properties\n"
         f"FROM picked WHERE {test} ORDER BY timestamp DESC, event_id LIMIT {int(limit) + 1}"
     )
-    rows = engine.fetch(scope, sql)
+    rows = _fetch(engine, project, period, user, body, params)
     return {
         "project": project.name,
         **span(period),
