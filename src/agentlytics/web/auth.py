@@ -145,7 +145,13 @@ def current_account(request: Request) -> Account | None:
 
 def safe_next(target: str | None, default: str = "/") -> str:
     """A local path to go to after sign-in (never another site)."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+    # browsers drop tabs and newlines in URLs, so "/\t/evil.example" would become "//…"
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and not any(c == "\\" or ord(c) < 33 or ord(c) == 127 for c in target)
+    ):
         return target
     return default
 

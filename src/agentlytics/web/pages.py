@@ -35,7 +35,8 @@ from agentlytics.web.auth import (
 )
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
-SIGNIN_ATTEMPTS_PER_MINUTE = 20
+#: sign-in and sign-up attempts per client IP (each costs an Argon2 hash)
+AUTH_ATTEMPTS_PER_MINUTE = 20
 _PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
@@ -67,10 +68,14 @@ def _field(form: FormData, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-async def _signin_allowed(request: Request) -> bool:
+async def _attempt_allowed(request: Request) -> bool:
     ip = request_context(request).client_ip or "unknown"
-    decision = await services(request).coord.hit(f"signin:{ip}", 1, SIGNIN_ATTEMPTS_PER_MINUTE, 60)
+    coord = services(request).coord
+    decision = await coord.hit(f"web-auth:{ip}", 1, AUTH_ATTEMPTS_PER_MINUTE, 60)
     return decision.allowed
+
+
+TOO_MANY = "Too many attempts from here; wait a minute and try again."
 
 
 # the projects list ----------------------------------------------------------------------
@@ -102,6 +107,8 @@ async def signup(request: Request) -> Response:
     check_csrf(request, form)
     next_url = safe_next(_field(form, "next"))
     email = _field(form, "email")
+    if not await _attempt_allowed(request):
+        return render(request, "signup.html", {"next": next_url, "error": TOO_MANY}, 429)
     try:
         account = await sign_up(request, email, _field(form, "password"))
     except AgentlyticsError as exc:
@@ -121,8 +128,8 @@ async def signin(request: Request) -> Response:
     next_url = safe_next(_field(form, "next"))
     email = _field(form, "email")
     ctx: dict[str, Any] = {"next": next_url, "email": email}
-    if not await _signin_allowed(request):
-        ctx["error"] = "Too many sign-in attempts from here; wait a minute and try again."
+    if not await _attempt_allowed(request):
+        ctx["error"] = TOO_MANY
         return render(request, "signin.html", ctx, 429)
     account = await authenticate(request, email, _field(form, "password"))
     if account is None:
@@ -146,8 +153,12 @@ async def signout(request: Request) -> Response:
 # claim ----------------------------------------------------------------------------------
 
 
-def _claim_problem(request: Request, exc: AgentlyticsError) -> Response:
+def _claim_problem(request: Request, exc: AgentlyticsError, token: str) -> Response:
     account = current_account(request)
+    if isinstance(exc, ClaimUsed) and account is not None:
+        project = services(request).meta.find_project(claim_token=token)
+        if project is not None and project.account_id == account.id:
+            return redirect(f"/?claimed={project.name}")  # theirs already: nothing to do
     if isinstance(exc, ClaimUsed):
         title, text = (
             "This project has been claimed",
@@ -187,7 +198,7 @@ async def claim(request: Request) -> Response:
     try:
         context = await _claim_context(request, token)
     except AgentlyticsError as exc:
-        return _claim_problem(request, exc)
+        return _claim_problem(request, exc, token)
     if request.method == "GET":
         return render(request, "claim.html", context)
     form = await request.form()
@@ -196,13 +207,13 @@ async def claim(request: Request) -> Response:
     email = _field(form, "email")
     account: Account | None = current_account(request)
     context.update(email=email, action=action)
+    if action in ("signup", "signin") and not await _attempt_allowed(request):
+        context["error"] = TOO_MANY
+        return render(request, "claim.html", context, 429)
     try:
         if action == "signup":
             account = await sign_up(request, email, _field(form, "password"))
         elif action == "signin":
-            if not await _signin_allowed(request):
-                context["error"] = "Too many sign-in attempts from here; wait a minute."
-                return render(request, "claim.html", context, 429)
             account = await authenticate(request, email, _field(form, "password"))
             if account is None:
                 context["error"] = "That e-mail and password do not match an account."
@@ -215,7 +226,7 @@ async def claim(request: Request) -> Response:
     try:
         project = await in_thread(provisioner(services(request)).claim, token, account)
     except AgentlyticsError as exc:
-        return _claim_problem(request, exc)
+        return _claim_problem(request, exc, token)
     response = redirect(f"/?claimed={project.name}")
     if action in ("signup", "signin"):
         login(request, response, account)
