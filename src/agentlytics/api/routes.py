@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from agentlytics.api import agnost, analysis, health, live, projects, reads, track
+from agentlytics.api import agnost, analysis, health, live, mcp_overview, projects, reads, track
 from agentlytics.api import convalytics as cnv
 from agentlytics.api import discovery as disc
 from agentlytics.api import experiments as exps
@@ -206,6 +206,14 @@ ENDPOINTS: list[Endpoint] = [
         "properties",
     ),
     E("GET", "/breakdown", reads.breakdown, "Top property values", "breakdown"),
+    E(
+        "GET",
+        "/mcp-servers",
+        mcp_overview.mcp_servers,
+        "MCP server overview: sessions, calls, errors, latency",
+        "mcp",
+        query=mcp_overview.QUERY,
+    ),
     # funnels, retention, paths (query engine) and saved funnels (MetaStore docs)
     E("POST", "/funnel", analysis.funnel, "Funnel analysis", "funnel", body=analysis.FUNNEL_BODY),
     E(

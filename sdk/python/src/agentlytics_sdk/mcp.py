@@ -199,10 +199,14 @@ class _Tracker:
         )
 
     async def _announce(self, session: _Session, protocol_version: str | None) -> None:
+        # `anonymous_id` = the session, on every event: without it the server would give a
+        # user-less event a visitor id hashed from the MCP server's own address, making all of
+        # a server's anonymous sessions one "user". The Agnost API maps sessions the same way.
         self.client.capture(
             {
                 "event": "$mcp_session",
                 "user_id": session.user_id,
+                "anonymous_id": session.id,
                 "session_id": session.id,
                 "mcp_session_id": session.id,
                 "client": session.client,
@@ -250,6 +254,7 @@ class _Tracker:
                 {
                     "event": "$mcp_call",
                     "user_id": session.user_id,
+                    "anonymous_id": session.id,
                     "session_id": session.id,
                     "mcp_session_id": session.id,
                     "primitive_type": primitive,
