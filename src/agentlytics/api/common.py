@@ -82,7 +82,17 @@ def api_key(request: Request) -> str | None:
 
 
 def principal(request: Request) -> Principal:
-    return services(request).projects.authenticate(api_key(request))
+    """The account a request acts for: its API key, or else the web session cookie
+    (rules in ``web/api_session.py``: full scope, CSRF header on changes)."""
+    raw = api_key(request)
+    if not raw:
+        # imported here: web.auth builds on this module
+        from agentlytics.web.api_session import session_principal
+
+        found = session_principal(request)
+        if found is not None:
+            return found
+    return services(request).projects.authenticate(raw)
 
 
 def request_context(request: Request) -> RequestContext:

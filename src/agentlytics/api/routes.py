@@ -15,6 +15,7 @@ from agentlytics.api.common import json_response
 from agentlytics.api.openapi import build_openapi
 from agentlytics.api.table import Endpoint
 from agentlytics.app import Services
+from agentlytics.web import dashboard as web_dashboard
 from agentlytics.web import pages as web_pages
 
 E = Endpoint
@@ -356,5 +357,6 @@ def build_routes(services: Services) -> list[BaseRoute]:
 
     routes: list[BaseRoute] = [Route(ep.path, ep.handler, methods=[ep.method]) for ep in endpoints]
     routes.append(Route("/openapi.json", openapi, methods=["GET"]))
-    routes.extend(web_pages.ROUTES)  # HTML: sign up/in/out, claim, projects
+    routes.extend(web_pages.ROUTES)  # HTML: sign up/in/out, claim
+    routes.extend(web_dashboard.ROUTES)  # HTML: projects, project pages, their static files
     return routes

@@ -1,6 +1,7 @@
-"""Sign up, sign in, sign out, claim a provisioned project, and the projects list.
+"""Sign up, sign in, sign out and claim a provisioned project.
 
-``projects_home`` at ``/`` is a stand-in until the dashboard takes that path over.
+``/`` (the projects list) and the project pages are the dashboard's (``web/dashboard.py``);
+a successful claim lands there.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.templating import Jinja2Templates
 
 from agentlytics.api.common import in_thread, request_context, services
-from agentlytics.api.convalytics import base_url, provisioner
+from agentlytics.api.convalytics import provisioner
 from agentlytics.errors import AgentlyticsError
 from agentlytics.model.project import Account
 from agentlytics.projects.provision import ClaimUsed
@@ -29,7 +30,6 @@ from agentlytics.web.auth import (
     finish,
     login,
     logout,
-    require_account,
     safe_next,
     sign_up,
 )
@@ -76,24 +76,6 @@ async def _attempt_allowed(request: Request) -> bool:
 
 
 TOO_MANY = "Too many attempts from here; wait a minute and try again."
-
-
-# the projects list ----------------------------------------------------------------------
-
-
-async def projects_home(request: Request) -> Response:
-    """The signed-in account's projects (replaced by the dashboard later)."""
-    account = require_account(request)
-    projects = services(request).projects.list_projects(account)
-    return render(
-        request,
-        "projects.html",
-        {
-            "projects": projects,
-            "claimed": request.query_params.get("claimed"),
-            "base_url": base_url(request),
-        },
-    )
 
 
 # sign up / sign in / sign out ----------------------------------------------------------
@@ -234,7 +216,6 @@ async def claim(request: Request) -> Response:
 
 
 ROUTES: list[BaseRoute] = [
-    Route("/", projects_home, methods=["GET"], name="projects_home"),
     Route("/signup", signup, methods=["GET", "POST"], name="signup"),
     Route("/signin", signin, methods=["GET", "POST"], name="signin"),
     Route("/signout", signout, methods=["GET", "POST"], name="signout"),
