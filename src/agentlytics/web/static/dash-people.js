@@ -121,9 +121,15 @@ function startUser() {
 
 const FEED_MAX = 100;
 
+/** The time of day for today's events, the date too for older ones (sent late, or replayed). */
+function clock(ms) {
+  const old = Date.now() - Number(ms) > 12 * 3600e3;
+  return old ? fmt.time(ms) : new Date(Number(ms)).toLocaleTimeString('en-GB', { timeZone: ctx.tz });
+}
+
 function feedRow(e) {
   return h('li', { class: 'feed-row', dataset: { event: e.event } },
-    h('time', {}, new Date(Number(e.timestamp)).toLocaleTimeString('en-GB', { timeZone: ctx.tz })), ' ',
+    h('time', { datetime: new Date(Number(e.timestamp)).toISOString() }, clock(e.timestamp)), ' ',
     h('strong', {}, e.event), e.path ? h('span', { class: 'muted' }, ` ${e.path}`) : null,
     h('span', { class: 'muted small' }, ` ${display(e)}${e.country ? ` · ${e.country}` : ''}`));
 }
