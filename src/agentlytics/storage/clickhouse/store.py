@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import clickhouse_connect
+import msgspec
 import pyarrow as pa
 from clickhouse_connect import common as ch_common
 from clickhouse_connect.driver.binding import quote_identifier
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 
 _MAX_GROUP = 20_000  # events per commit at most
 _LOOKUP_CHUNK = 5_000  # ids per primary-key lookup
+# from this many new events on (bulk loads), first ask which of their days hold events at all
+_RANGE_CHECK_MIN = 1_000
 # every statement reads and writes times in UTC, whatever the server's own time zone
 CLIENT_SETTINGS = {"session_timezone": "UTC"}
 # a group may hold events of many months; one bad batch must not fail everybody's commit
@@ -246,6 +249,10 @@ class ClickHouseEventStore:
     def _stored_ids(self, events: Sequence[Event]) -> set[tuple[str, str]]:
         """Which of these events are already stored (under the table's dedupe key)."""
         found: set[tuple[str, str]] = set()
+        if len(events) >= _RANGE_CHECK_MIN:
+            # a bulk load: only events on days that hold events already need looking up
+            busy = self._busy_days(events)
+            events = [e for e in events if (e.project_id, _utc_date(e.timestamp)) in busy]
         for start in range(0, len(events), _LOOKUP_CHUNK):
             keys = [
                 (e.project_id, _utc_date(e.timestamp), e.name, e.event_id)
@@ -259,6 +266,18 @@ class ClickHouseEventStore:
             )
             found.update((str(p), str(i)) for p, i in result.result_rows)
         return found
+
+    def _busy_days(self, events: Sequence[Event]) -> set[tuple[str, date]]:
+        """The (project, day) pairs of these events' range that hold any event."""
+        projects = sorted({e.project_id for e in events})
+        days = [_utc_date(e.timestamp) for e in events]
+        result = self._writer_client.query(
+            "SELECT DISTINCT project_id, toDate(timestamp) FROM events "
+            "WHERE project_id IN {p:Array(String)} "
+            "AND toDate(timestamp) BETWEEN {lo:Date} AND {hi:Date}",
+            parameters={"p": projects, "lo": min(days), "hi": max(days)},
+        )
+        return {(str(p), d) for p, d in result.result_rows}
 
     def _warm_dedupe(self, days: int, capacity: int) -> None:
         # by event time, which the sorting key prunes; the key lookup covers the rest
@@ -316,8 +335,9 @@ def _utc_date(ms: int) -> date:
 
 
 def _events_table(events: Sequence[Event]) -> pa.Table:
-    columns = {c: [getattr(e, c) for e in events] for c in EVENT_COLUMNS}
-    return pa.Table.from_pydict(columns, schema=_EVENT_SCHEMA)
+    columns = zip(*(msgspec.structs.astuple(e) for e in events), strict=True)
+    arrays = [pa.array(c, type=f.type) for c, f in zip(columns, _EVENT_SCHEMA, strict=True)]
+    return pa.Table.from_arrays(arrays, schema=_EVENT_SCHEMA)
 
 
 def _bots_table(bots: Sequence[BotHit]) -> pa.Table:
