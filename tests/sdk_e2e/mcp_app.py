@@ -2,14 +2,19 @@
 
 Run as a script it serves stdio, instrumented with the default client that
 `AGENTLYTICS_WRITE_KEY` / `AGENTLYTICS_URL` configure; its events are delivered at exit.
+`mcp_app.py http PORT` serves streamable HTTP instead, with a client that only sends when
+it is flushed, so that what arrives was sent at shutdown.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import sys
 from collections.abc import Mapping
 from typing import Any
 
+from agentlytics_sdk import Client
 from agentlytics_sdk.mcp import instrument
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -58,4 +63,10 @@ def identify(request_context: Any, env: Mapping[str, str]) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    instrument(build_server(), identify=identify).run("stdio")
+    if sys.argv[1:2] == ["http"]:
+        env = os.environ
+        held = Client(env["AGENTLYTICS_WRITE_KEY"], env["AGENTLYTICS_URL"], flush_interval=3600)
+        server = instrument(build_server(), client=held, identify=identify)
+        server.run("streamable-http", host="127.0.0.1", port=int(sys.argv[2]))
+    else:
+        instrument(build_server(), identify=identify).run("stdio")

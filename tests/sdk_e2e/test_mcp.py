@@ -5,6 +5,10 @@ then read back from the real server through /query, /events and /mcp-servers."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import socket
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,6 +23,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp_types import Implementation
 
 from agentlytics.model.event import MCP_CALL, MCP_SESSION
+from tests.conftest import free_port
 from tests.sdk_e2e.conftest import Errors, MakeClient
 from tests.sdk_e2e.mcp_app import TOOLS, build_server, identify
 from tests.sdk_e2e.support import Reader, serve, wait_for
@@ -133,6 +138,48 @@ def test_a_stdio_server_is_recorded(reader: Reader) -> None:
     # The server process delivers its events at exit, which the client does not wait for.
     wait_for(lambda: reader.count(CALLS) == N_CALLS, "the stdio server's calls")
     assert_recorded(reader, "stdio-user")
+
+
+def test_a_streamable_http_server_stopped_by_sigterm_delivers_its_events(reader: Reader) -> None:
+    """`run("streamable-http")` under uvicorn: SIGTERM ends in a graceful shutdown, then uvicorn
+    raises the signal again and the process dies before `atexit` hooks; the server's lifespan
+    ending is where `instrument()` flushes. The server's client holds everything until then."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "AGENTLYTICS_WRITE_KEY": reader.write_key,
+        "AGENTLYTICS_URL": reader.server.url,
+        "E2E_USER_ID": "http-user",
+    }
+    child = subprocess.Popen(
+        [sys.executable, str(SCRIPT), "http", str(port)], env=env, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_for(lambda: _listening(port) or child.poll() is not None, "the MCP server to listen")
+
+        async def main() -> None:
+            url = f"http://127.0.0.1:{port}/mcp"
+            async with McpClient(url, mode="legacy", client_info=CLIENT_INFO) as client:
+                await exercise(client)
+
+        anyio.run(main)
+        assert reader.count(CALLS) == 0, "nothing is sent before shutdown"
+        child.send_signal(signal.SIGTERM)
+        assert child.wait(30) == -signal.SIGTERM, "uvicorn re-raised the signal"
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(10)
+    assert reader.count(CALLS) == N_CALLS
+    assert reader.count({"field": "event", "op": "eq", "value": MCP_SESSION}) == 1
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"], ids=["2026-07-28", "handshake"])

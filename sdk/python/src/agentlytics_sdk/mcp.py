@@ -24,6 +24,7 @@ session is announced at its first list or call request.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
 import logging
@@ -32,9 +33,12 @@ import time
 import uuid
 import weakref
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
+
+import anyio
+import anyio.to_thread
 
 from agentlytics_sdk.client import DEFAULT_URL, Client
 from agentlytics_sdk.default import get_client
@@ -95,6 +99,7 @@ def instrument(
         elif not _wrap_v1(server, tracker):
             log.warning("agentlytics: %r is not an mcp server; not instrumented", server)
             return server
+        _flush_when_lifespan_ends(server, client)
         setattr(server, _MARK, True)
     except Exception:
         log.exception("agentlytics: could not instrument %r", server)
@@ -103,6 +108,33 @@ def instrument(
 
 def _env_url() -> str:
     return os.environ.get("AGENTLYTICS_URL") or DEFAULT_URL
+
+
+def _flush_when_lifespan_ends(server: object, client: Client) -> None:
+    """Wrap the low-level server's lifespan so that its end flushes `client`.
+
+    uvicorn (`run("streamable-http")`, or any app it serves) answers SIGTERM with a graceful
+    shutdown and then raises the signal again, which ends the process before `atexit` hooks
+    run: the lifespan's end is the last moment pending events can go. Elsewhere (stdio,
+    in-memory clients) it is harmless: a flush with nothing pending returns at once.
+    """
+    lowlevel: Any = getattr(server, "_lowlevel_server", None) or getattr(
+        server, "_mcp_server", server
+    )
+    original = getattr(lowlevel, "lifespan", None)
+    if not callable(original):
+        return
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[Any]:
+        try:
+            async with original(app) as state:
+                yield state
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(client.flush, client.exit_timeout)
+
+    lowlevel.lifespan = lifespan
 
 
 @dataclass(slots=True)
