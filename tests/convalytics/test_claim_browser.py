@@ -61,12 +61,19 @@ def test_sign_up_on_the_claim_page_lists_the_project_in_the_account(
         cookies = {c["name"]: c for c in context.cookies()}
         assert cookies["agentlytics_session"]["httpOnly"] is True
         assert cookies["agentlytics_session"]["sameSite"] == "Lax"
-        # the same link again: clearly used
+        # the same link again: its owner is taken to their projects, anyone else is told
+        page.goto(made["claimUrl"])
+        page.wait_for_url("**/?claimed=browser-shop")
+    finally:
+        context.close()
+    stranger = chromium.new_context()
+    try:
+        page = stranger.new_page()
         response = page.goto(made["claimUrl"])
         assert response is not None and response.status == 410
         assert "has been claimed" in page.locator("h1").inner_text()
     finally:
-        context.close()
+        stranger.close()
     meta = open_server.services.meta
     account = meta.get_account_by_email("owner@shop.example")
     assert account is not None
