@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections import Counter, deque
 
+from agentlytics_sdk import APIError, Client, EventsRejected
+
 from tests.sdk_e2e.conftest import Errors, MakeClient
 from tests.sdk_e2e.flaky_proxy import FlakyProxy
 from tests.sdk_e2e.support import Reader, serve
@@ -70,3 +72,37 @@ def test_a_batch_stored_but_not_acknowledged_is_retried_and_stored_once(
     assert max(forwarded.values()) == 3, "the first batch was stored, then sent twice more"
     assert all(s.upstream == 202 for s in proxy.seen if s.upstream is not None)
     _assert_each_event_stored_once(reader, proxy)
+
+
+def test_a_wrong_write_key_is_given_up_at_once_and_reported(reader: Reader, errors: Errors) -> None:
+    proxy = FlakyProxy(reader.server.url)
+    with serve(proxy.app()) as url:
+        client = Client(
+            "aat_not_a_key", url, flush_interval=0.05, on_error=lambda e, i: errors.append((e, i))
+        )
+        for i in range(3):
+            client.track("lost", "user-1", {"i": i})
+        assert client.flush(timeout=30)
+        client.shutdown()
+
+    [(error, events)] = errors
+    assert isinstance(error, APIError) and error.status == 401
+    assert "INVALID_TOKEN" in error.body
+    assert [e["properties"]["i"] for e in events] == [0, 1, 2]
+    assert [s.upstream for s in proxy.seen] == [401], "a 401 is not retried"
+
+
+def test_a_refused_event_is_reported_and_the_rest_of_its_batch_stored(
+    reader: Reader, make_client: MakeClient, errors: Errors
+) -> None:
+    client = make_client()
+    client.track("kept", "user-1")
+    client.track("x" * 201, "user-1")  # longer than the server's 200 characters
+    client.track("kept", "user-2")
+    assert client.flush(timeout=30)
+
+    [(error, events)] = errors
+    assert isinstance(error, EventsRejected)
+    assert [(r["index"], r["error"]) for r in error.rejected] == [(1, "INVALID_FIELD")]
+    assert [e["event"] for e in events] == ["x" * 201]
+    assert [e["user_id"] for e in reader.events(event="kept")] == ["user-1", "user-2"]
