@@ -17,7 +17,6 @@ from __future__ import annotations
 import re
 import sys
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 from starlette.requests import Request
@@ -80,15 +79,20 @@ def node_modules_dirs() -> list[Path]:
     return [repo / "node_modules", venv_parent / "node_modules", Path.cwd() / "node_modules"]
 
 
-@cache
+_found: dict[str, Path] = {}
+
+
 def vendor_path(name: str) -> Path | None:
+    """The installed file, or None; a miss is looked for again, so `npm ci` needs no restart."""
     relative = VENDOR_FILES.get(name)
     if relative is None:
         return None
-    for base in node_modules_dirs():
-        if (base / relative).is_file():
-            return base / relative
-    return None
+    if name not in _found:
+        for base in node_modules_dirs():
+            if (base / relative).is_file():
+                _found[name] = base / relative
+                break
+    return _found.get(name)
 
 
 def charts_available() -> bool:
