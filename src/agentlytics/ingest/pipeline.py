@@ -13,6 +13,7 @@ returned, which is after its commit.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import time
@@ -56,6 +57,12 @@ PROMOTED_PROPERTIES = (
     "screen",
     "timezone",
 )
+
+
+# Pages and referrers repeat, so each distinct URL string is split once rather than on every
+# event. The cached UTM dicts are shared: put_url only reads them.
+_split_url = functools.lru_cache(maxsize=8192)(enrich.split_url)
+_referrer_host = functools.lru_cache(maxsize=8192)(enrich.referrer_host)
 
 
 class Invalid(Exception):
@@ -244,14 +251,14 @@ class Ingestor:
 
     def put_url(self, work: _Work) -> None:
         v = work.values
-        host, url_path, utm = enrich.split_url(v.get("url"))
+        host, url_path, utm = _split_url(v.get("url"))
         v["host"] = host
         path = v.get("path") or url_path
         v["path"] = path.split("?", 1)[0].split("#", 1)[0][:500] if path else None
         for key, value in utm.items():
             if not v.get(key):
                 v[key] = value
-        v["referrer_host"] = enrich.referrer_host(v.get("referrer"), host)
+        v["referrer_host"] = _referrer_host(v.get("referrer"), host)
 
     def put_client(self, work: _Work) -> None:
         ua = work.ctx.user_agent
@@ -297,10 +304,17 @@ class Ingestor:
 
     def build(self, project: Project, draft: Draft, ctx: RequestContext) -> Event:
         """Run the per-event steps. Raises Invalid or DropBot."""
+        return self._build(project, draft, ctx)[0]
+
+    def _build(
+        self, project: Project, draft: Draft, ctx: RequestContext
+    ) -> tuple[Event, dict[str, Any]]:
+        """The event and its properties as a dict (the live bus needs them decoded)."""
         work = _Work(draft=draft, ctx=ctx, project=project)
         for _name, step in self.steps:
             step(work)
-        return Event(project_id=project.id, received_at=ctx.received_at, **work.values)
+        event = Event(project_id=project.id, received_at=ctx.received_at, **work.values)
+        return event, work.properties
 
     async def check_rate(self, project: Project, count: int) -> None:
         limit = self.settings.ingest_rate_limit
@@ -328,10 +342,13 @@ class Ingestor:
         """
         outcomes: list[Outcome | None] = [None] * len(drafts)
         events: list[tuple[int, Event]] = []
+        props: list[dict[str, Any]] = []
         bots: list[BotHit] = []
         for index, draft in enumerate(drafts):
             try:
-                events.append((index, self.build(project, draft, ctx)))
+                event, properties = self._build(project, draft, ctx)
+                events.append((index, event))
+                props.append(properties)
             except Invalid as exc:
                 outcomes[index] = Outcome("invalid", exc.code, exc.message)
             except DropBot as drop:
@@ -341,10 +358,10 @@ class Ingestor:
         if events or bots:
             flags = await self.store.append([e for _, e in events], bots)
             live = []
-            for (index, event), new in zip(events, flags, strict=True):
+            for (index, event), properties, new in zip(events, props, flags, strict=True):
                 outcomes[index] = Outcome("accepted" if new else "duplicate", event=event)
                 if new:
-                    live.append(live_view(event))
+                    live.append(live_view(event, properties))
             await self.coord.publish(project.id, live)
         return [
             o if o is not None else Outcome("invalid", "INTERNAL", "not processed")
@@ -352,12 +369,15 @@ class Ingestor:
         ]
 
 
-def live_view(event: Event) -> dict[str, Any]:
-    """The JSON an event takes on the live bus and the /stream endpoint."""
+def live_view(event: Event, properties: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON an event takes on the live bus and the /stream endpoint.
+
+    ``properties``: the event's properties already decoded, when the caller has them.
+    """
     return {
         "id": event.event_id,
         "event": event.name,
-        "properties": json.loads(event.properties),
+        "properties": json.loads(event.properties) if properties is None else properties,
         "user_id": event.user_id or event.anonymous_id,
         "session_id": event.session_id,
         "timestamp": event.timestamp,

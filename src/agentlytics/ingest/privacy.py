@@ -20,6 +20,7 @@ country, then drop it. It is never stored.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import secrets
@@ -123,6 +124,8 @@ def _hash(salt: bytes, project_id: str, ip: str | None, user_agent: str | None) 
     return "v_" + digest.hexdigest()
 
 
+# The same few addresses (peers, proxies) arrive request after request: parse each once.
+@functools.lru_cache(maxsize=4096)
 def _parse_ip(value: str | None) -> str | None:
     if not value:
         return None

@@ -48,8 +48,9 @@ MIGRATIONS: list[str] = [
 def migrate(con: duckdb.DuckDBPyConnection) -> int:
     """Bring the schema up to date; returns the version now in force."""
     con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
-    current = int(row[0]) if row and row[0] is not None else 0
+    # fetchall, not fetchone: a result left unfinished blocks the connection's appenders
+    [(latest,)] = con.execute("SELECT max(version) FROM schema_version").fetchall()
+    current = int(latest) if latest is not None else 0
     for version, sql in enumerate(MIGRATIONS, start=1):
         if version <= current:
             continue
