@@ -14,7 +14,7 @@ import uuid
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Route, expect
 
 from tests.conftest import RunningServer
 from tests.web.conftest import (
@@ -302,3 +302,28 @@ def test_experiment_variants_probability_and_recommendation(
         assert float(cells[5].rstrip("%")) == pytest.approx(best * 100, abs=0.051)
     expect(card.locator(".recommendation")).to_contain_text(report["results"]["recommendation"])
     shoot(page, "experiments-results")
+
+
+def test_slow_queries_show_a_loading_state(
+    page: Page, owner: Owner, dash_server: RunningServer
+) -> None:
+    held: list[Route] = []
+    released = False
+
+    def hold(route: Route) -> None:
+        if released:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route("**/query", hold)
+    page.goto(f"{dash_server.url}/p/{owner.project}")
+    panel = page.locator("[data-body=referrer]")
+    expect(panel).to_have_attribute("aria-busy", "true")
+    expect(panel.locator(".loading-note")).to_contain_text("Still working")
+    shoot(page, "overview-loading")
+    released = True
+    for route in held:
+        route.continue_()
+    settle(page)
+    expect(panel.locator(".bar-row").first).to_be_visible()
