@@ -29,11 +29,11 @@ Parameters: ``project``, ``since``, ``until`` (as every read), ``interval`` (``h
     }
 
 ``tools`` holds tools, resources (named by URI) and prompts, each with its ``primitive_type``.
-Lists are ordered by calls, busiest first; ``time_series`` by time, and a bucket without MCP
-events is absent. ``sessions`` counts the distinct MCP sessions with any event in the range;
-``users`` are identity-resolved (an Agnost session without user data counts under its
-session id) and sessions without a user are left out of the ``users`` list. Latencies are in
-milliseconds and ``null`` where there were no calls; rates are 0-1 and ``null`` without calls.
+Lists are ordered by calls, busiest first, ties by name; ``time_series`` by time, and a bucket
+without MCP events is absent. ``sessions`` counts the distinct MCP sessions with any event in
+the range; users are identity-resolved, and a session without a user counts as one user
+under its session id (the SDK sends, and the Agnost API maps, it as ``anonymous_id``).
+Counts are 0 where there were no calls; rates (0-1) and latencies (ms) are ``null`` there.
 """
 
 from __future__ import annotations
@@ -77,7 +77,6 @@ SERIES = {
 # Both $mcp_session and $mcp_call events carry source "mcp"; only calls name a tool.
 MCP_EVENTS = [Filter("source", "eq", "mcp")]
 CALL_EVENTS = [Filter("event", "eq", MCP_CALL)]
-WITH_USER = [*MCP_EVENTS, Filter("user_id", "neq", None)]
 
 
 def overview(
@@ -109,7 +108,7 @@ def overview(
     [totals] = run({**SESSIONS, **USERS, **CALLS, **LATENCY}, [], MCP_EVENTS).rows
     tools = run({**SESSIONS, **CALLS, **LATENCY}, ["tool", "primitive_type"], CALL_EVENTS)
     clients = run({**SESSIONS, **USERS, **CALLS, **LATENCY}, ["client"], MCP_EVENTS)
-    users = run({**SESSIONS, **CALLS, **LATENCY}, ["user_id"], WITH_USER)
+    users = run({**SESSIONS, **CALLS, **LATENCY}, ["user_id"], MCP_EVENTS)
     series = run(SERIES, ["date"], MCP_EVENTS, top=False)
     return {
         "project": project.name,
