@@ -18,6 +18,7 @@ from agentlytics.storage import registry
 
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 projects_app = typer.Typer(help="Create and list projects.", no_args_is_help=True)
+accounts_app = typer.Typer(help="List accounts and set their web passwords.", no_args_is_help=True)
 
 AccountOpt = Annotated[
     str | None, typer.Option("--account", help="Account e-mail (default: the owner).")
@@ -123,3 +124,43 @@ def projects_list(
                 p.id, p.name, p.write_key, p.allowed_origins, p.timezone, _when(p.created_at)
             )
         out.print(table)
+
+
+@accounts_app.command("list")
+def accounts_list(data_dir: DataDir = None, config: Config = None) -> None:
+    """List accounts (the owner is made at first start)."""
+    with _service(data_dir, config) as service:
+        owner = service.owner()
+        table = Table("id", "email", "projects", "web password", "created")
+        for account in service.meta.list_accounts():
+            table.add_row(
+                account.id + (" (owner)" if owner and owner.id == account.id else ""),
+                account.email,
+                str(len(service.meta.list_projects(account.id))),
+                "set" if account.password_hash else "-",
+                _when(account.created_at),
+            )
+        out.print(table)
+
+
+@accounts_app.command("password")
+def accounts_password(
+    account: AccountOpt = None,
+    password: Annotated[
+        str | None,
+        typer.Option(
+            "--password",
+            envvar="AGENTLYTICS_NEW_PASSWORD",
+            help="The new password (default: asked for, or read from AGENTLYTICS_NEW_PASSWORD).",
+        ),
+    ] = None,
+    data_dir: DataDir = None,
+    config: Config = None,
+) -> None:
+    """Set an account's password for the web dashboard (default: the owner's)."""
+    if password is None:
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    with _service(data_dir, config) as service:
+        target = _account(service, account)
+        service.set_password(target, password)
+        console.print(f"password set for {target.email}; sign in at /signin")

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from agentlytics.errors import AuthError, Conflict, ForbiddenError, NotFound, ValidationError
 from agentlytics.model.project import PROJECT_NAME_RE, Account, ApiKey, Project, Scope
 from agentlytics.projects import keys
+from agentlytics.projects.passwords import check_new_password, hash_password
 from agentlytics.settings import Settings
 from agentlytics.storage.ports import EventStore, MetaStore
 
@@ -113,6 +114,16 @@ class ProjectService:
         )
         self.meta.add_account(account)
         return account
+
+    def set_password(self, account: Account, password: str) -> None:
+        """Give an account (the owner, say) a password for the web pages.
+
+        Raises:
+            ValidationError: the password is too short or too long.
+        """
+        check_new_password(password)
+        account.password_hash = hash_password(password)
+        self.meta.update_account(account)
 
     def limits(self, account: Account) -> Limits:
         s = self.settings

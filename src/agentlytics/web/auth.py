@@ -27,8 +27,6 @@ import time
 from typing import Any
 from urllib.parse import quote
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -37,42 +35,18 @@ from starlette.responses import Response
 from agentlytics.api.common import in_thread, services
 from agentlytics.errors import Conflict, ValidationError
 from agentlytics.model.project import Account
+from agentlytics.projects import passwords
+from agentlytics.projects.passwords import MAX_PASSWORD, check_new_password
 
 SESSION_COOKIE = "agentlytics_session"
 CSRF_COOKIE = "agentlytics_csrf"
 CSRF_FIELD = "csrf_token"
 SESSION_KIND = "web_session"
 SESSION_SECONDS = 30 * 24 * 3600
-MIN_PASSWORD = 8
-MAX_PASSWORD = 1024
-
-_hasher = PasswordHasher()
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
-
-
-# passwords ----------------------------------------------------------------------------
-
-
-def check_new_password(password: str) -> None:
-    """Raises: ValidationError when the password is too short or absurdly long."""
-    if len(password) < MIN_PASSWORD:
-        raise ValidationError(
-            f"choose a password of at least {MIN_PASSWORD} characters", code="WEAK_PASSWORD"
-        )
-    if len(password) > MAX_PASSWORD:
-        raise ValidationError("that password is too long", code="WEAK_PASSWORD")
 
 
 async def hash_password(password: str) -> str:
-    return await in_thread(_hasher.hash, password)
-
-
-def _verify(stored: str | None, password: str) -> bool:
-    try:
-        # with no stored hash, still spend the time of one check: no timing oracle
-        return _hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
-    except (VerificationError, InvalidHashError):
-        return False
+    return await in_thread(passwords.hash_password, password)
 
 
 async def sign_up(request: Request, email: str, password: str) -> Account:
@@ -97,10 +71,10 @@ async def authenticate(request: Request, email: str, password: str) -> Account |
     svc = services(request)
     account = svc.meta.get_account_by_email(email.strip()) if email.strip() else None
     stored = account.password_hash if account else None
-    if not await in_thread(_verify, stored, password[:MAX_PASSWORD]):
+    if not await in_thread(passwords.verify_password, stored, password[:MAX_PASSWORD]):
         return None
     assert account is not None and stored is not None
-    if _hasher.check_needs_rehash(stored):
+    if passwords.needs_rehash(stored):
         account.password_hash = await hash_password(password)
         svc.meta.update_account(account)
     return account

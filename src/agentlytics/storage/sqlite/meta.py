@@ -100,6 +100,9 @@ class SQLiteMetaStore:
     def count_accounts(self) -> int:
         return int(self._all("SELECT count(*) AS n FROM accounts")[0]["n"])
 
+    def list_accounts(self) -> list[Account]:
+        return [Account(**dict(r)) for r in self._all("SELECT * FROM accounts ORDER BY created_at")]
+
     # keys -------------------------------------------------------------------------------
 
     def add_api_key(self, key: ApiKey) -> None:
