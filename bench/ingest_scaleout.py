@@ -191,9 +191,16 @@ def migrate_part(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         "events": args.migrate_events,
         "seconds": round(elapsed, 1),
         "events_per_s": round(args.migrate_events / elapsed),
+        "duckdb_bytes": _size(data_dir / "events.duckdb"),
+        "clickhouse_bytes": _size(tmp / "chdb"),
     }
     console.print(result)
     return result
+
+
+def _size(path: Path) -> int:
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    return sum(p.stat().st_size for p in files)
 
 
 def main() -> None:
@@ -204,7 +211,8 @@ def main() -> None:
     parser.add_argument("--only", choices=["http", "store", "migrate"], help="run one part")
     parser.add_argument("--migrate-events", type=int, default=1_000_000)
     args = parser.parse_args()
-    args.generators, args.browser = 1, False
+    # what bench.ingest.run_scenario reads besides our options
+    args.generators, args.browser, args.nice = 1, False, 0
     http: list[dict[str, Any]] = []
     store: list[dict[str, Any]] = []
     if args.only in (None, "http"):

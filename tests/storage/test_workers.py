@@ -300,9 +300,11 @@ def test_no_acknowledged_event_is_lost_when_a_process_is_killed(pair: Pair) -> N
     assert len(pair.backends.event_ids(project["id"])) == len(ids)
 
 
-def children(pid: int) -> list[int]:
+def worker_pids(pid: int) -> list[int]:
+    """uvicorn's worker processes under ``pid`` (not multiprocessing's resource tracker)."""
     path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(c) for c in path.read_text().split()]
+    pids = [int(c) for c in path.read_text().split()]
+    return [p for p in pids if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]
 
 
 def test_workers_flag_bootstraps_once_and_survives_a_killed_worker(
@@ -313,7 +315,7 @@ def test_workers_flag_bootstraps_once_and_survives_a_killed_worker(
     assert len(keys) == 1, server.output()
     project = new_project(server.url, keys[0])
     deadline = time.monotonic() + START_S
-    while len(workers := children(server.proc.pid)) < 2:
+    while len(workers := worker_pids(server.proc.pid)) < 2:
         assert time.monotonic() < deadline, "uvicorn did not start two workers"
         time.sleep(0.05)
 
@@ -324,4 +326,8 @@ def test_workers_flag_bootstraps_once_and_survives_a_killed_worker(
     acked = send_until_acked([server.url], project["project_token"], ids, kill_one_worker, 50)
     assert sorted(acked) == sorted(ids)
     assert sorted(scaleout.event_ids(project["id"])) == sorted(ids)
+    deadline = time.monotonic() + START_S
+    while len(now := worker_pids(server.proc.pid)) < 2 or workers[0] in now:
+        assert time.monotonic() < deadline, "uvicorn did not replace the killed worker"
+        time.sleep(0.05)
     assert server.stop() == 0, server.output()

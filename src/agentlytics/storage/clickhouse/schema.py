@@ -20,7 +20,10 @@ Design notes for ``events``:
 
 from __future__ import annotations
 
+import logging
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS: list[list[str]] = [
     # 1: the wide event table, the identity map and bot counts
@@ -126,15 +129,22 @@ def migrate(client: Any) -> int:
 
 
 def apply_retention(client: Any, days: int) -> None:
-    """Make each table's TTL match ``days`` (0 keeps events forever)."""
+    """Make each table's TTL match ``days`` (0 keeps events forever).
+
+    A table that is not a MergeTree (a ``Distributed`` table in front of a cluster's local
+    tables) is left alone: the TTL of the local tables is the operator's.
+    """
     for table, expr in TTL_TABLES.items():
-        engine = str(
-            client.command(
-                "SELECT engine_full FROM system.tables "
-                "WHERE database = currentDatabase() AND name = {t:String}",
-                parameters={"t": table},
-            )
-        )
+        rows = client.query(
+            "SELECT engine, engine_full FROM system.tables "
+            "WHERE database = currentDatabase() AND name = {t:String}",
+            parameters={"t": table},
+        ).result_rows
+        if not rows or "MergeTree" not in rows[0][0]:
+            if days > 0:
+                log.warning("retention_days: set the TTL of the tables behind %s yourself", table)
+            continue
+        engine = str(rows[0][1])
         has_ttl = " TTL " in f" {engine} "
         if days > 0:
             if f"toIntervalDay({days})" not in engine:
