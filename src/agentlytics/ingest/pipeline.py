@@ -65,6 +65,11 @@ _split_url = functools.lru_cache(maxsize=8192)(enrich.split_url)
 _referrer_host = functools.lru_cache(maxsize=8192)(enrich.referrer_host)
 
 
+@functools.lru_cache(maxsize=4096)
+def _environment(deployment: str | None, page_origin: str | None, origin: str | None) -> str:
+    return enrich.classify_environment(deployment, page_origin, origin)
+
+
 class Invalid(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -284,7 +289,7 @@ class Ingestor:
 
     def put_environment(self, work: _Work) -> None:
         d = work.draft
-        work.values["environment"] = enrich.classify_environment(
+        work.values["environment"] = _environment(
             d.deployment_name, d.page_origin, work.ctx.origin
         )
         work.values["source"] = d.source

@@ -244,14 +244,17 @@ class DuckDBEventStore:
             appender.clear()  # never carry a failed group's rows into the next flush
             raise
 
-    def append_table(self, table: pa.Table) -> int:
-        """Bulk-load an Arrow table of events (``EVENT_SCHEMA``) in one transaction, with no
+    def append_table(self, table: pa.Table, into: str = "events") -> int:
+        """Bulk-load an Arrow table (columns in the table's order) in one statement, with no
         dedupe: for loaders that generate fresh ids (``bench/datagen.py``). Returns the rows
         written. Call it only while nothing else writes to the store."""
+        if into not in ("events", "bot_hits", "identities"):
+            raise ValueError(f"cannot bulk-load into {into!r}")
+        verb = "INSERT OR REPLACE" if into == "identities" else "INSERT"
         cursor = self._con.cursor()
         try:
             cursor.register("_bulk", table)
-            cursor.execute("INSERT INTO events SELECT * FROM _bulk")
+            cursor.execute(f"{verb} INTO {into} SELECT * FROM _bulk")
             cursor.unregister("_bulk")
         finally:
             cursor.close()
