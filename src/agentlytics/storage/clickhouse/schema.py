@@ -117,7 +117,7 @@ def migrate(client: Any) -> int:
         "version UInt32, applied_at DateTime DEFAULT now()"
         ") ENGINE = ReplacingMergeTree ORDER BY version"
     )
-    current = int(client.command("SELECT max(version) FROM schema_migrations") or 0)
+    current = int(client.command("SELECT coalesce(max(version), 0) FROM schema_migrations") or 0)
     for version, statements in enumerate(MIGRATIONS, start=1):
         if version <= current:
             continue
