@@ -1,0 +1,289 @@
+"""Read-endpoint latency over a loaded data directory: through HTTP, and the same SQL direct.
+
+    .venv/bin/python -m bench.datagen --events 10_000_000 --data-dir /tmp/agentlytics-10m
+    .venv/bin/python -m bench.queries --data-dir /tmp/agentlytics-10m [--runs 5] [--json out.json]
+
+Three phases, each bounded (``--runs`` timed runs after one warm-up, a per-request timeout):
+
+1. HTTP: a real ``agentlytics serve`` on the data dir (loopback); each read endpoint that
+   exists is called with the parameters below; the median wall time per endpoint.
+   Endpoints that answer 404 (not implemented yet) are reported as skipped.
+2. Capture: the same requests through the same app in-process, recording every SQL
+   statement (with its parameters) the query engine sends to the store.
+3. Direct: those statements run on a plain DuckDB connection to the same file, in order,
+   with nothing of ours around them; the median of their summed wall time.
+
+``http / direct`` is then our overhead: HTTP, parsing, several statements where one might
+do, Python-side shaping of the answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from agentlytics.app import build_services, create_app
+from agentlytics.settings import load_settings
+from bench._server import BENCH_KEY, running_server
+
+console = Console(width=120)
+
+
+@dataclass(frozen=True)
+class Call:
+    name: str
+    method: str
+    path: str
+    params: dict[str, str] = field(default_factory=dict)
+    body: dict[str, Any] | None = None
+    #: the issue's goal for the median, in ms (None: no goal stated)
+    goal_ms: float | None = None
+
+
+def calls(project: str) -> list[Call]:
+    p = {"project": project}
+    return [
+        Call("stats 7d", "GET", "/stats", {**p}, goal_ms=100),
+        Call("stats 30d", "GET", "/stats", {**p, "since": "30d"}, goal_ms=100),
+        Call("events", "GET", "/events", {**p, "limit": "100"}, goal_ms=100),
+        Call(
+            "query daily users 30d",
+            "POST",
+            "/query",
+            body={
+                **p,
+                "metrics": ["event_count", "unique_users"],
+                "group_by": ["date"],
+                "date_from": "30d",
+            },
+        ),
+        Call(
+            "query top pages 30d",
+            "POST",
+            "/query",
+            body={
+                **p,
+                "metrics": ["pageviews", "unique_users"],
+                "group_by": ["path"],
+                "filters": [{"field": "event", "op": "eq", "value": "page_view"}],
+                "date_from": "30d",
+                "limit": 20,
+            },
+        ),
+        Call("properties", "GET", "/properties", {**p}),
+        Call("properties/received", "GET", "/properties/received", {**p}),
+        Call(
+            "breakdown path 30d",
+            "GET",
+            "/breakdown",
+            {**p, "property": "path", "since": "30d"},
+            goal_ms=100,
+        ),
+        Call(
+            "breakdown plan (JSON prop) 30d",
+            "GET",
+            "/breakdown",
+            {**p, "property": "plan", "since": "30d"},
+            goal_ms=100,
+        ),
+        Call("pages 30d", "GET", "/pages", {**p, "since": "30d"}, goal_ms=100),
+        Call("sessions 30d", "GET", "/sessions", {**p, "since": "30d"}, goal_ms=100),
+        Call("sessions/distribution 30d", "GET", "/sessions/distribution", {**p, "since": "30d"}),
+        Call("heatmap 30d", "GET", "/heatmap", {**p, "since": "30d"}, goal_ms=100),
+        Call("insights 7d", "GET", "/insights", {**p, "period": "7d"}, goal_ms=100),
+        Call(
+            "funnel 4 steps 30d",
+            "POST",
+            "/funnel",
+            body={
+                **p,
+                "since": "30d",
+                "steps": [
+                    {"kind": "pageview", "match": "/pricing"},
+                    {"event": "signup_started"},
+                    {"event": "signup_completed"},
+                    {"event": "purchase"},
+                ],
+            },
+            goal_ms=500,
+        ),
+        Call("retention weekly 8", "GET", "/retention", {**p, "period": "week"}, goal_ms=500),
+        Call(
+            "paths to signup 30d",
+            "POST",
+            "/paths",
+            body={**p, "goal_event": "signup_completed", "since": "30d"},
+            goal_ms=500,
+        ),
+        Call("bot-traffic 30d", "GET", "/bot-traffic", {**p, "since": "30d"}),
+        Call("mcp-servers", "GET", "/mcp-servers", {**p}),
+    ]
+
+
+def timed(fn: Callable[[], Any], runs: int) -> tuple[float, Any]:
+    """Median ms of ``runs`` calls after one warm-up, and the warm-up's result."""
+    first = fn()
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples), first
+
+
+def http_phase(args: argparse.Namespace, todo: list[Call]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    with (
+        running_server(args.data_dir, log=args.data_dir / "bench-server.log") as server,
+        server.client(timeout=args.timeout) as client,
+    ):
+        for call in todo:
+
+            def request(call: Call = call) -> httpx.Response:
+                return client.request(call.method, call.path, params=call.params, json=call.body)
+
+            first = request()
+            if first.status_code == 404 and "not found" in first.text.lower():
+                out[call.name] = {"status": 404}
+                continue
+            median, _ = timed(request, args.runs)
+            out[call.name] = {"status": first.status_code, "http_ms": round(median, 1)}
+            if first.status_code >= 400:
+                out[call.name]["error"] = first.text[:200]
+            console.print(f"  http  {call.name}: {median:.1f} ms ({first.status_code})")
+    return out
+
+
+class Recorder:
+    """Wraps a store's ``query`` to keep the statements each request runs."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.inner = store.query
+        self.statements: list[tuple[str, list[Any]]] = []
+        store.query = self.query
+
+    def query(self, sql: str, params: Any = ()) -> Any:
+        self.statements.append((sql, list(params)))
+        return self.inner(sql, params)
+
+
+def capture_phase(args: argparse.Namespace, todo: list[Call]) -> dict[str, list[Any]]:
+    settings = load_settings(
+        {"data_dir": str(args.data_dir), "api_key": BENCH_KEY, "log_level": "warning"},
+        environ={},
+    )
+    services = build_services(settings)
+    recorder = Recorder(services.events)
+    app = create_app(services)
+    captured: dict[str, list[Any]] = {}
+
+    async def run() -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://bench", headers={"X-API-Key": BENCH_KEY}
+        ) as client:
+            for call in todo:
+                recorder.statements = []
+                await client.request(call.method, call.path, params=call.params, json=call.body)
+                captured[call.name] = recorder.statements
+
+    try:
+        asyncio.run(run())
+    finally:
+        services.events.close()
+        services.meta.close()
+    return captured
+
+
+def direct_phase(
+    args: argparse.Namespace, captured: dict[str, list[Any]]
+) -> dict[str, dict[str, Any]]:
+    con = duckdb.connect(str(args.data_dir / "events.duckdb"), read_only=True)
+    out: dict[str, dict[str, Any]] = {}
+    try:
+        for name, statements in captured.items():
+            if not statements:
+                continue
+
+            def run(statements: list[Any] = statements) -> None:
+                for sql, params in statements:
+                    con.execute(sql, params).fetchall()
+
+            median, _ = timed(run, args.runs)
+            out[name] = {"direct_ms": round(median, 1), "statements": len(statements)}
+            console.print(f"  duckdb {name}: {median:.1f} ms ({len(statements)} statements)")
+    finally:
+        con.close()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--project", default="bench")
+    parser.add_argument("--runs", type=int, default=5, help="timed runs after a warm-up")
+    parser.add_argument("--timeout", type=float, default=120, help="per request, seconds")
+    parser.add_argument("--only", default="", help="comma-separated substrings of call names")
+    parser.add_argument("--skip-direct", action="store_true")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+
+    todo = calls(args.project)
+    if args.only:
+        wanted = [w.strip() for w in args.only.split(",")]
+        todo = [c for c in todo if any(w in c.name for w in wanted)]
+    console.print(f"[bold]HTTP[/bold] ({args.runs} runs after a warm-up, median)")
+    results = http_phase(args, todo)
+    if not args.skip_direct:
+        live = [c for c in todo if results.get(c.name, {}).get("status") not in (404, None)]
+        console.print("[bold]capturing SQL[/bold]")
+        captured = capture_phase(args, live)
+        console.print("[bold]direct DuckDB[/bold]")
+        for name, row in direct_phase(args, captured).items():
+            results[name].update(row)
+
+    table = Table(title=f"read endpoints over {args.data_dir} (median ms)")
+    for col in ("endpoint", "HTTP", "DuckDB direct", "HTTP/direct", "SQL stmts", "goal", "ok"):
+        table.add_column(col, justify="right")
+    for call in todo:
+        r = results.get(call.name, {})
+        if r.get("status") == 404:
+            table.add_row(call.name, "404 (not implemented)", "", "", "", "", "")
+            continue
+        http_ms, direct_ms = r.get("http_ms"), r.get("direct_ms")
+        ratio = f"{http_ms / direct_ms:.2f}x" if http_ms and direct_ms else ""
+        goal = f"≤ {call.goal_ms:.0f}" if call.goal_ms else ""
+        ok = ""
+        if call.goal_ms and http_ms is not None:
+            ok = "[green]yes[/green]" if http_ms <= call.goal_ms else "[red]no[/red]"
+        if r.get("status", 200) >= 400:
+            ok = f"[red]{r['status']}[/red]"
+        table.add_row(
+            call.name,
+            str(http_ms),
+            str(direct_ms or ""),
+            ratio,
+            str(r.get("statements", "")),
+            goal,
+            ok,
+        )
+    console.print(table)
+    if args.json:
+        args.json.write_text(json.dumps({"runs": args.runs, "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
