@@ -83,7 +83,8 @@ class Serve:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tmp / f"serve-{self.port}.log"
-        environ = {**os.environ, "AGENTLYTICS_DATA_DIR": str(tmp / "data"), **env}
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("AGENTLYTICS_")}
+        environ = {**inherited, "AGENTLYTICS_DATA_DIR": str(tmp / "data"), **env}
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "agentlytics", "serve", "--port", str(self.port), *args],
