@@ -1,4 +1,5 @@
-"""The reports behind the MCP tools (``query.digest``, ``query.overview``) answer the same on
+"""The reports behind the MCP tools (``query.digest``, ``query.overview``,
+``query.mcp_usage``) answer the same on
 DuckDB and ClickHouse (chDB), and the answers are the ones worked out by hand."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import pytest
 
 from agentlytics.model.event import MCP_CALL, Event, Identity
 from agentlytics.model.project import Project
-from agentlytics.query import digest, overview
+from agentlytics.query import digest, mcp_usage, overview
 from agentlytics.query.engine import QueryEngine
 from agentlytics.query.period import Period
 from agentlytics.storage import registry
@@ -38,6 +39,10 @@ def _event(name: str, user: str | None, at: str, **columns: Any) -> Event:
     )
 
 
+def _mcp_call(at: str, **columns: Any) -> Event:
+    return _event(MCP_CALL, "u2", at, source="mcp", primitive_name="t1", **columns)
+
+
 EVENTS = [
     _event("page_view", None, "08:50:00", anonymous_id="anon-9", path="/landing"),
     _event(
@@ -46,8 +51,8 @@ EVENTS = [
     _event("page_view", "u1", "09:05:00", path="/pricing", referrer="https://shop.example/"),
     _event("signup", "u1", "09:06:00", user_email="Ann@Example.com", properties='{"plan":"pro"}'),
     _event("page_view", "u2", "10:00:00", path="/"),
-    _event(MCP_CALL, "u2", "10:01:00", primitive_name="t1", latency_ms=100.0, success=True),
-    _event(MCP_CALL, "u2", "10:02:00", primitive_name="t1", latency_ms=300.0, success=False),
+    _mcp_call("10:01:00", latency_ms=100.0, success=True),
+    _mcp_call("10:02:00", latency_ms=300.0, success=False),
 ]
 
 
@@ -73,7 +78,7 @@ def reports(store: EventStore) -> dict[str, Any]:
         "ann": digest.user_activity(engine, PROJECT, PERIOD, user=ann),
         "digest": digest.weekly_digest(engine, PROJECT, days=1, now=now),
         "usage": overview.usage(engine, [PROJECT], monthly_limit=0, tier="t", now=now),
-        "mcp": overview.mcp_usage(engine, PROJECT, PERIOD),
+        "mcp": mcp_usage.mcp_overview(engine, PROJECT, PERIOD, interval="day", limit=50),
     }
 
 
@@ -99,7 +104,7 @@ def check_by_hand(got: dict[str, Any]) -> None:
     assert (got["digest"]["visitors"], got["digest"]["pageviews"]) == (2, 4)
     assert got["usage"]["projects"][0]["pageviews"] == 4
     mcp = got["mcp"]["totals"]
-    assert (mcp["call_count"], mcp["error_rate"], mcp["p50_latency_ms"]) == (2, 0.5, 200)
+    assert (mcp["calls"], mcp["error_rate"], mcp["p50_latency_ms"]) == (2, 0.5, 200)
 
 
 def test_reports_on_duckdb(tmp_path: Path) -> None:

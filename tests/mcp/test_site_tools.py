@@ -104,13 +104,16 @@ async def test_mcp_server_usage_from_agnost_calls(
             c, "mcp_server_usage", project=project["name"], since="1d", tool="get_weather"
         )
     t = usage["totals"]
-    assert (t["call_count"], t["error_count"], t["error_rate"]) == (3, 1, 0.3333)
+    assert (t["sessions"], t["calls"], t["errors"], t["error_rate"]) == (1, 3, 1, 0.3333)
     assert t["p50_latency_ms"] == 100
-    by_tool = {r["tool"]: (r["call_count"], r["error_count"]) for r in usage["by_tool"]}
+    by_tool = {r["tool"]: (r["calls"], r["errors"]) for r in usage["tools"]}
     assert by_tool == {"get_weather": (2, 0), "search_web": (1, 1)}
-    assert [(r["client"], r["call_count"]) for r in usage["by_client"]] == [("claude-desktop", 3)]
-    assert sum(r["call_count"] for r in usage["time_series"]) == 3
-    assert weather["totals"]["call_count"] == 2 and weather["totals"]["p99_latency_ms"] > 290
+    assert {r["primitive_type"] for r in usage["tools"]} == {"tool"}
+    assert [(r["client"], r["calls"]) for r in usage["clients"]] == [("claude-desktop", 3)]
+    assert usage["interval"] == "hour", "a range of a day is shown by the hour"
+    assert sum(r["calls"] for r in usage["time_series"]) == 3
+    assert weather["filters"] == {"tool": "get_weather", "client": None}
+    assert weather["totals"]["calls"] == 2 and weather["totals"]["p99_latency_ms"] > 290
 
 
 async def test_create_project_is_idempotent_and_shows_in_the_overview(make_server: Any) -> None:

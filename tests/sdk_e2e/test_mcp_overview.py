@@ -182,6 +182,13 @@ def test_an_overview_of_calls_sent_by_the_sdk_over_days(
     assert [(t["tool"], t["calls"]) for t in top["tools"]] == [("forecast", 3), ("alerts", 1)]
     assert top["truncated"]["tools"] is True
 
+    forecast = reader.mcp_servers(since="7d", tool="forecast")
+    assert forecast["filters"] == {"tool": "forecast", "client": None}
+    assert [t["tool"] for t in forecast["tools"]] == ["forecast"]
+    assert (forecast["totals"]["sessions"], forecast["totals"]["calls"]) == (2, 3)
+    vscode = reader.mcp_servers(since="7d", client="vscode")
+    assert [(u["user_id"], u["calls"]) for u in vscode["users"]] == [("bob", 1)]
+
 
 def test_an_empty_project_has_zero_counts_and_null_rates(reader: Reader) -> None:
     body = reader.mcp_servers()

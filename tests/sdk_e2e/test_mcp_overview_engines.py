@@ -1,5 +1,6 @@
-"""The `/mcp-servers` overview answers the same on DuckDB and ClickHouse (chDB), over events
-written straight to each store, and the DuckDB answer is the one worked out by hand."""
+"""The MCP-server overview (`/mcp-servers`, the `mcp_server_usage` tool) answers the same on
+DuckDB and ClickHouse (chDB), over events written straight to each store, and the DuckDB
+answer is the one worked out by hand, with and without a tool or client filter."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from agentlytics.api.mcp_overview import overview
 from agentlytics.model.event import MCP_CALL, MCP_SESSION, Event
 from agentlytics.model.project import Project
 from agentlytics.query.engine import QueryEngine
+from agentlytics.query.mcp_usage import mcp_overview
 from agentlytics.query.period import Period
 from agentlytics.storage import registry
 from agentlytics.storage.ports import EventStore
@@ -67,9 +68,18 @@ EVENTS = [
 ]
 
 
-def answer(store: EventStore) -> dict[str, Any]:
+def answers(store: EventStore) -> dict[str, dict[str, Any]]:
+    """The overview unfiltered, of one tool and of one client."""
     asyncio.run(store.append(EVENTS))
-    return overview(QueryEngine(store), PROJECT, PERIOD, "day", 20)
+    engine = QueryEngine(store)
+    return {
+        name: mcp_overview(engine, PROJECT, PERIOD, interval="day", limit=20, **filters)
+        for name, filters in (
+            ("all", {}),
+            ("search", {"tool": "search"}),
+            ("cursor", {"client": "cursor"}),
+        )
+    }
 
 
 def open_store(url: str) -> EventStore:
@@ -79,9 +89,11 @@ def open_store(url: str) -> EventStore:
 def test_worked_out_by_hand_on_duckdb(tmp_path: Path) -> None:
     store = open_store(f"duckdb:///{tmp_path / 'events.duckdb'}")
     try:
-        got = answer(store)
+        every = answers(store)
     finally:
         store.close()
+    got = every["all"]
+    assert got["filters"] == {"tool": None, "client": None}
     totals = got["totals"]
     assert {k: totals[k] for k in ("sessions", "users", "calls", "errors", "error_rate")} == {
         "sessions": 3,
@@ -113,18 +125,46 @@ def test_worked_out_by_hand_on_duckdb(tmp_path: Path) -> None:
     ]
 
 
+def test_a_tool_or_client_filter_narrows_every_list(tmp_path: Path) -> None:
+    store = open_store(f"duckdb:///{tmp_path / 'events.duckdb'}")
+    try:
+        every = answers(store)
+    finally:
+        store.close()
+    search, cursor = every["search"], every["cursor"]
+    assert search["filters"] == {"tool": "search", "client": None}
+    t = search["totals"]
+    assert (t["sessions"], t["users"], t["calls"], t["errors"], t["avg_latency_ms"]) == (
+        2,
+        1,
+        3,
+        1,
+        30.0,
+    )
+    assert [r["tool"] for r in search["tools"]] == ["search"]
+    assert [(c["client"], c["calls"]) for c in search["clients"]] == [("claude", 3)]
+    assert [(b["date"], b["calls"]) for b in search["time_series"]] == [
+        ("2026-11-02", 2),
+        ("2026-11-03", 1),
+    ]
+    t = cursor["totals"]
+    assert (t["sessions"], t["users"], t["calls"], t["errors"]) == (1, 1, 1, 1)
+    assert [(u["user_id"], u["calls"]) for u in cursor["users"]] == [("bob", 1)]
+
+
 @pytest.mark.scaleout
 def test_duckdb_and_clickhouse_agree(tmp_path: Path) -> None:
     duck = open_store(f"duckdb:///{tmp_path / 'events.duckdb'}")
     try:
-        expected = answer(duck)
+        expected = answers(duck)
     finally:
         duck.close()
     with backends.chdb_database() as url:
         house = open_store(url)
         try:
-            got = answer(house)
+            got = answers(house)
         finally:
             house.close()
-    for key, value in expected.items():
-        assert got[key] == value, key
+    for name, answer in expected.items():
+        for key, value in answer.items():
+            assert got[name][key] == value, (name, key)

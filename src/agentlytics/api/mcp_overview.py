@@ -1,44 +1,14 @@
 """``GET /mcp-servers``: an MCP server's usage at a glance, for the HTTP API and the dashboard.
 
-Built from query-model queries over the MCP events that the SDK's ``instrument()`` and the
-Agnost API record (``$mcp_session`` per client session, ``$mcp_call`` per tool, resource or
-prompt call). A project is one MCP server (its write key is the Agnost org id).
-
 Parameters: ``project``, ``since``, ``until`` (as every read), ``interval`` (``hour``, ``day``,
-``week`` or ``month``; default ``hour`` for a range of two days or less, else ``day``) and
-``limit`` (rows per list, 1-1000, default 20). The answer::
-
-    {
-      "project": "weather-mcp",
-      "period": {"from": "2026-11-01T00:00:00.000Z", "to": "2026-11-08T00:00:00.000Z"},
-      "interval": "day",
-      "totals": {"sessions": 12, "users": 5, "calls": 340, "errors": 7, "error_rate": 0.0206,
-                 "avg_latency_ms": 41.2, "p50_latency_ms": 18.0, "p95_latency_ms": 160.5,
-                 "p99_latency_ms": 410.0},
-      "tools": [{"tool": "forecast", "primitive_type": "tool", "sessions": 11, "calls": 300,
-                 "errors": 2, "error_rate": 0.0067, "avg_latency_ms": …, "p50_latency_ms": …,
-                 "p95_latency_ms": …, "p99_latency_ms": …}, …],
-      "clients": [{"client": "claude-desktop", "sessions": 9, "users": 4, "calls": …,
-                   "errors": …, "error_rate": …, <latencies>}, …],
-      "users": [{"user_id": "u-42", "sessions": 3, "calls": …, "errors": …, "error_rate": …,
-                 <latencies>}, …],
-      "time_series": [{"date": "2026-11-02", "sessions": 4, "calls": 120, "errors": 3,
-                       "error_rate": 0.025, "p50_latency_ms": …, "p95_latency_ms": …}, …],
-      "truncated": {"tools": false, "clients": false, "users": false, "time_series": false},
-      "project_context": {…}
-    }
-
-``tools`` holds tools, resources (named by URI) and prompts, each with its ``primitive_type``.
-Lists are ordered by calls, busiest first, ties by name; ``time_series`` by time, and a bucket
-without MCP events is absent. ``sessions`` counts the distinct MCP sessions with any event in
-the range; users are identity-resolved, and a session without a user counts as one user
-under its session id (the SDK sends, and the Agnost API maps, it as ``anonymous_id``).
-Counts are 0 where there were no calls; rates (0-1) and latencies (ms) are ``null`` there.
+``week`` or ``month``; default ``hour`` for a range of two days or less, else ``day``),
+``limit`` (rows per list, 1-1000, default 20), ``tool`` and ``client`` (only that tool's or
+client's usage). The answer is ``query.mcp_usage.mcp_overview``'s, plus ``project_context``.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal, cast
+from typing import cast
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -46,91 +16,18 @@ from starlette.responses import Response
 from agentlytics.api.common import in_thread, services
 from agentlytics.api.reads import int_param, read_project, with_context
 from agentlytics.api.reads_more import choice_param
-from agentlytics.model.event import MCP_CALL
-from agentlytics.model.project import Project
-from agentlytics.query.engine import QueryEngine, QueryResult
-from agentlytics.query.model import MAX_LIMIT, Filter, QuerySpec
-from agentlytics.query.period import Period
+from agentlytics.query.mcp_usage import INTERVALS, Interval, default_interval, mcp_overview
+from agentlytics.query.model import MAX_LIMIT
 
-Interval = Literal["hour", "day", "week", "month"]
-INTERVALS: tuple[Interval, ...] = ("hour", "day", "week", "month")
 QUERY = {
     "project": "project name or id",
     "since": "start: YYYY-MM-DD, ISO datetime or shorthand (7d); default 7d",
     "until": "end (a date includes that whole day); default now",
     "interval": "time series bucket: hour, day, week or month; default by range",
     "limit": "rows per list (tools, clients, users), 1-1000, default 20",
+    "tool": "only this tool's (resource's, prompt's) calls",
+    "client": "only this MCP client's sessions and calls",
 }
-
-# query-model metric -> name in the answer
-CALLS = {"call_count": "calls", "error_count": "errors", "error_rate": "error_rate"}
-LATENCY = {m: m for m in ("avg_latency_ms", "p50_latency_ms", "p95_latency_ms", "p99_latency_ms")}
-SESSIONS = {"session_count": "sessions"}
-USERS = {"unique_users": "users"}
-COUNTS = frozenset({"call_count", "error_count", "session_count", "unique_users"})
-SERIES = {
-    **SESSIONS,
-    **CALLS,
-    "p50_latency_ms": "p50_latency_ms",
-    "p95_latency_ms": "p95_latency_ms",
-}
-# Both $mcp_session and $mcp_call events carry source "mcp"; only calls name a tool.
-MCP_EVENTS = [Filter("source", "eq", "mcp")]
-CALL_EVENTS = [Filter("event", "eq", MCP_CALL)]
-
-
-def overview(
-    engine: QueryEngine, project: Project, period: Period, interval: Interval, limit: int
-) -> dict[str, Any]:
-    """The ``/mcp-servers`` answer (blocking: five queries; call from a worker thread)."""
-
-    def run(
-        metrics: dict[str, str], group_by: list[str], filters: list[Filter], top: bool = True
-    ) -> QueryResult:
-        spec = QuerySpec(
-            metrics=list(metrics),
-            group_by=group_by,
-            filters=filters,
-            interval=interval,
-            order_by="call_count" if top else None,
-            limit=limit if top else MAX_LIMIT,
-        )
-        result = engine.run(project, spec, period)
-        rows = [
-            {
-                **{g: row[g] for g in group_by},
-                **{out: _value(m, row[m]) for m, out in metrics.items()},
-            }
-            for row in result.rows
-        ]
-        return QueryResult(rows, result.truncated, result.period)
-
-    [totals] = run({**SESSIONS, **USERS, **CALLS, **LATENCY}, [], MCP_EVENTS).rows
-    tools = run({**SESSIONS, **CALLS, **LATENCY}, ["tool", "primitive_type"], CALL_EVENTS)
-    clients = run({**SESSIONS, **USERS, **CALLS, **LATENCY}, ["client"], MCP_EVENTS)
-    users = run({**SESSIONS, **CALLS, **LATENCY}, ["user_id"], MCP_EVENTS)
-    series = run(SERIES, ["date"], MCP_EVENTS, top=False)
-    return {
-        "project": project.name,
-        "period": period.as_json(),
-        "interval": interval,
-        "totals": totals,
-        "tools": tools.rows,
-        "clients": clients.rows,
-        "users": users.rows,
-        "time_series": series.rows,
-        "truncated": {
-            "tools": tools.truncated,
-            "clients": clients.truncated,
-            "users": users.truncated,
-            "time_series": series.truncated,
-        },
-    }
-
-
-def _value(metric: str, value: Any) -> Any:
-    # Counts are 0 over no events; rates and latencies stay null there.
-    return (value or 0) if metric in COUNTS else value
 
 
 async def mcp_servers(request: Request) -> Response:
@@ -138,8 +35,19 @@ async def mcp_servers(request: Request) -> Response:
     q = request.query_params
     engine = services(request).query
     period = engine.period(project, q.get("since"), q.get("until"))
-    default = "hour" if period.days <= 2 else "day"
-    interval = cast(Interval, choice_param(request, "interval", INTERVALS, default))
+    interval = cast(
+        Interval, choice_param(request, "interval", INTERVALS, default_interval(period))
+    )
     limit = int_param(request, "limit", 20, 1, MAX_LIMIT)
-    body = await in_thread(overview, engine, project, period, interval, limit)
+    body = await in_thread(
+        lambda: mcp_overview(
+            engine,
+            project,
+            period,
+            interval=interval,
+            limit=limit,
+            tool=q.get("tool") or None,
+            client=q.get("client") or None,
+        )
+    )
     return with_context(request, project, body)

@@ -12,7 +12,7 @@ from agentlytics.mcp.args import ProjectRef, Since, Until
 from agentlytics.mcp.kit import Toolkit, convert
 from agentlytics.query import insights as insights_q
 from agentlytics.query import live as live_q
-from agentlytics.query import overview, reports
+from agentlytics.query import mcp_usage, reports
 from agentlytics.query import sessions as sessions_q
 from agentlytics.query.model import QuerySpec, query_schema
 
@@ -177,14 +177,24 @@ def register(kit: Toolkit) -> None:
         since: Since = None,
         until: Until = None,
         interval: Annotated[
-            Literal["hour", "day", "week", "month"], Field(description="Time series bucket.")
-        ] = "day",
+            Literal["hour", "day", "week", "month"] | None,
+            Field(description="Time series bucket. Default: hour up to two days, else day."),
+        ] = None,
+        limit: Limit = 20,
         tool: Annotated[str | None, Field(description="Only this tool.")] = None,
         client: Annotated[str | None, Field(description="Only this MCP client.")] = None,
     ) -> dict[str, Any]:
-        """Usage of an MCP server instrumented with the SDK or Agnost: calls, errors, error
-        rate and p50/p95/p99 latency in total, per tool, per client, per primitive type
-        (tool/resource/prompt) and over time."""
+        """Usage of an MCP server instrumented with the SDK or Agnost (the GET /mcp-servers
+        answer): sessions, users, calls, errors, error rate and avg/p50/p95/p99 latency in
+        total, per tool (with its primitive type), per client, per user and over time."""
         p = kit.project(project)
         period = engine.period(p, since, until)
-        return overview.mcp_usage(engine, p, period, interval=interval, tool=tool, client=client)
+        return mcp_usage.mcp_overview(
+            engine,
+            p,
+            period,
+            interval=interval or mcp_usage.default_interval(period),
+            limit=limit,
+            tool=tool,
+            client=client,
+        )

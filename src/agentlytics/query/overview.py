@@ -1,29 +1,16 @@
-"""Account-wide and MCP-server summaries: monthly usage, every site at a glance, and the calls,
-errors and latency of an instrumented MCP server. Each is a handful of query-model queries."""
+"""Account-wide summaries: monthly usage, every site at a glance and bot traffic across sites.
+Each is a handful of query-model queries (an MCP server's usage is ``query.mcp_usage``)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
-from agentlytics.model.event import MCP_CALL
 from agentlytics.model.project import Project
 from agentlytics.query import bots
 from agentlytics.query.engine import QueryEngine
-from agentlytics.query.model import Filter, QuerySpec
 from agentlytics.query.period import Period
-
-Interval = Literal["hour", "day", "week", "month"]
-MCP_METRICS = [
-    "call_count",
-    "error_count",
-    "error_rate",
-    "avg_latency_ms",
-    "p50_latency_ms",
-    "p95_latency_ms",
-    "p99_latency_ms",
-]
 
 
 def _ms(moment: datetime) -> int:
@@ -87,46 +74,6 @@ def sites_overview(
     sites.sort(key=lambda s: (-s["total_events"], s["project"]))
     total = {k: sum(s[k] for s in sites) for k in ("total_events", "sessions", "pageviews")}
     return {"projects": sites, "totals": total}
-
-
-def mcp_usage(
-    engine: QueryEngine,
-    project: Project,
-    period: Period,
-    *,
-    interval: Interval = "day",
-    tool: str | None = None,
-    client: str | None = None,
-    limit: int = 50,
-) -> dict[str, Any]:
-    """Calls, errors and latency percentiles of an instrumented MCP server: overall, per
-    tool, per client and over time (``$mcp_call`` events)."""
-    filters = [Filter("event", "eq", MCP_CALL)]
-    if tool:
-        filters.append(Filter("tool", "eq", tool))
-    if client:
-        filters.append(Filter("client", "eq", client))
-
-    def by(dimension: str) -> list[dict[str, Any]]:
-        spec = QuerySpec(
-            metrics=MCP_METRICS,
-            group_by=[dimension],
-            filters=filters,
-            interval=interval,
-            limit=limit,
-        )
-        return engine.run(project, spec, period).rows
-
-    return {
-        "project": project.name,
-        "period": period.as_json(),
-        "filters": {"tool": tool, "client": client},
-        "totals": engine.one(project, period, MCP_METRICS, filters=filters),
-        "by_tool": by("tool"),
-        "by_client": by("client"),
-        "by_primitive_type": by("primitive_type"),
-        "time_series": by("date"),
-    }
 
 
 def sites_bot_traffic(
