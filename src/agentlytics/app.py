@@ -10,13 +10,16 @@ import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from starlette.applications import Starlette
 
+from agentlytics.experiments.service import ExperimentService
+from agentlytics.ingest.formats.agnost import McpSessions
 from agentlytics.ingest.geo import GeoResolver
+from agentlytics.ingest.metered import MeteredIngest, MonthlyQuota
 from agentlytics.ingest.pipeline import Ingestor
 from agentlytics.ingest.privacy import VisitorHasher
+from agentlytics.projects.provision import Provisioner
 from agentlytics.projects.service import ProjectService
 from agentlytics.query.engine import QueryEngine
 from agentlytics.settings import Settings
@@ -35,13 +38,19 @@ class Services:
     projects: ProjectService
     ingest: Ingestor
     query: QueryEngine
+    experiments: ExperimentService
+    #: Convalytics' unclaimed projects and claim links
+    provisioner: Provisioner
+    #: the pipeline behind the monthly event quota (Convalytics ingest)
+    metered_ingest: MeteredIngest
+    #: Agnost sessions' client and user, for the calls that follow
+    mcp_sessions: McpSessions
     #: printed once at first start when no AGENTLYTICS_API_KEY was given
     bootstrap_key: str | None = None
     #: extra start/stop hooks registered by surfaces (e.g. the MCP session manager)
     lifespans: list[Callable[[], contextlib.AbstractAsyncContextManager[None]]] = field(
         default_factory=list
     )
-    extras: dict[str, Any] = field(default_factory=dict)
 
     async def aclose(self) -> None:
         self.events.close()
@@ -57,10 +66,14 @@ def _salt_store(
         return {day: bytes.fromhex(salt) for day, salt in json.loads(raw or "{}").items()}
 
     def save(salts: dict[str, bytes]) -> None:
-        # a day's salt stored first (by another worker) wins, so every worker agrees
-        stored = json.loads(meta.get_state("visitor_salts") or "{}")
-        merged = {day: stored.get(day, salt.hex()) for day, salt in salts.items()}
-        meta.set_state("visitor_salts", json.dumps(merged))
+        # a day's salt stored first (by another worker) wins, so every worker agrees;
+        # compare-and-set retries when another worker wrote in between
+        while True:
+            raw = meta.get_state("visitor_salts")
+            stored = json.loads(raw or "{}")
+            merged = {day: stored.get(day, salt.hex()) for day, salt in salts.items()}
+            if meta.compare_and_set_state("visitor_salts", raw, json.dumps(merged)):
+                return
 
     return load, save
 
@@ -82,6 +95,7 @@ def build_services(settings: Settings) -> Services:
         geo=geo,
         hasher=VisitorHasher(load=load, save=save),
     )
+    query = QueryEngine(events)
     return Services(
         settings=settings,
         events=events,
@@ -89,7 +103,11 @@ def build_services(settings: Settings) -> Services:
         coord=coord,
         projects=projects,
         ingest=ingest,
-        query=QueryEngine(events),
+        query=query,
+        experiments=ExperimentService(meta, query),
+        provisioner=Provisioner(projects, coord, settings),
+        metered_ingest=MeteredIngest(ingest, MonthlyQuota(events, settings.max_events_per_month)),
+        mcp_sessions=McpSessions(meta),
         bootstrap_key=bootstrap_key,
     )
 

@@ -17,20 +17,11 @@ from starlette.responses import Response
 from agentlytics.api.common import in_thread, json_response, request_context, services
 from agentlytics.errors import AgentlyticsError, RateLimited, ValidationError
 from agentlytics.ingest.formats import agnost
-from agentlytics.ingest.formats.agnost import McpSessions
 from agentlytics.model.project import Project
 
 
 def _error(status: int, message: str, code: str) -> Response:
     return json_response({"success": False, "error": code, "message": message}, status)
-
-
-def _sessions(request: Request) -> McpSessions:
-    svc = services(request)
-    sessions = svc.extras.get("mcp_sessions")
-    if sessions is None:
-        sessions = svc.extras["mcp_sessions"] = McpSessions(svc.meta)
-    return sessions
 
 
 async def _body_and_project(request: Request) -> tuple[dict[str, Any], Project] | Response:
@@ -74,7 +65,7 @@ async def capture_session(request: Request) -> Response:
         session_id, info, draft = agnost.session_draft(body)
     except AgentlyticsError as exc:
         return _error(400, exc.message, exc.code)
-    await in_thread(_sessions(request).remember, project.id, session_id, info)
+    await in_thread(services(request).mcp_sessions.remember, project.id, session_id, info)
     failed = await _ingest(request, project, draft)
     return failed or json_response({"session_id": session_id}, 200)
 
@@ -86,7 +77,7 @@ async def capture_event(request: Request) -> Response:
     body, project = parsed
     try:
         session_id = agnost.check_uuid(body.get("session_id"))
-        session = await in_thread(_sessions(request).get, project.id, session_id)
+        session = await in_thread(services(request).mcp_sessions.get, project.id, session_id)
         if session is None:
             return _error(
                 404,

@@ -21,10 +21,9 @@ from agentlytics.api.common import in_thread, json_response, request_context, se
 from agentlytics.app import Services
 from agentlytics.errors import ForbiddenError, RateLimited
 from agentlytics.ingest.formats import convalytics as fmt
-from agentlytics.ingest.metered import MeteredIngest, MeteredResult, MonthlyQuota
+from agentlytics.ingest.metered import MeteredResult
 from agentlytics.model.project import Project
 from agentlytics.projects.provision import (
-    Provisioner,
     ProvisionLimited,
     clean_display_name,
     clean_slug,
@@ -87,21 +86,6 @@ QUOTA_MESSAGE = (
 # wiring --------------------------------------------------------------------------------
 
 
-def provisioner(svc: Services) -> Provisioner:
-    found = svc.extras.get("provisioner")
-    if not isinstance(found, Provisioner):
-        found = svc.extras["provisioner"] = Provisioner(svc.projects, svc.coord, svc.settings)
-    return found
-
-
-def metered(svc: Services) -> MeteredIngest:
-    found = svc.extras.get("metered_ingest")
-    if not isinstance(found, MeteredIngest):
-        quota = MonthlyQuota(svc.events, svc.settings.max_events_per_month)
-        found = svc.extras["metered_ingest"] = MeteredIngest(svc.ingest, quota)
-    return found
-
-
 def base_url(request: Request) -> str:
     """Where clients reach this server: ``public_url``, else the request's own origin."""
     return services(request).settings.public_url.rstrip("/") or str(request.base_url).rstrip("/")
@@ -157,9 +141,9 @@ def _origin_refused(project: Project, request: Request) -> bool:
 
 async def _run(request: Request, project: Project, drafts: list[Any]) -> MeteredResult:
     svc = services(request)
-    result = await metered(svc).ingest(project, drafts, request_context(request))
+    result = await svc.metered_ingest.ingest(project, drafts, request_context(request))
     if result.site_origin and not project.site_url:
-        await in_thread(provisioner(svc).note_site_url, project, result.site_origin)
+        await in_thread(svc.provisioner.note_site_url, project, result.site_origin)
     return result
 
 
@@ -176,7 +160,7 @@ async def provision(request: Request) -> Response:
     svc = services(request)
     slug = clean_slug(body.get("convexDeploymentSlug") or body.get("deploymentSlug"))
     try:
-        made = await provisioner(svc).provision(
+        made = await svc.provisioner.provision(
             clean_display_name(body.get("name")), slug, request_context(request).client_ip
         )
     except ForbiddenError as exc:

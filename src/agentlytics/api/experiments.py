@@ -53,12 +53,9 @@ UPDATE_BODY: dict[str, Any] = {
 
 
 def experiments(request: Request) -> ExperimentService:
-    """The process's ExperimentService, built on first use from the shared stores."""
-    s = services(request)
-    service = s.extras.get("experiments")
-    if not isinstance(service, ExperimentService):
-        service = s.extras["experiments"] = ExperimentService(s.meta, s.query)
-    return service
+    """The process's ExperimentService (one per process, so its tracker-config cache is
+    shared with the MCP tools)."""
+    return services(request).experiments
 
 
 async def create_experiment(request: Request) -> Response:

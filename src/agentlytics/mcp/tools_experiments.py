@@ -18,11 +18,7 @@ ExperimentId = Annotated[str, Field(description="Experiment id (experiments_list
 
 def register(kit: Toolkit) -> None:
     def service() -> ExperimentService:
-        s = kit.services
-        found = s.extras.get("experiments")
-        if not isinstance(found, ExperimentService):
-            found = s.extras["experiments"] = ExperimentService(s.meta, s.query)
-        return found
+        return kit.services.experiments
 
     def load(project: str, experiment: str) -> tuple[Experiment, Project]:
         p = kit.project(project)

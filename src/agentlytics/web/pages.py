@@ -16,7 +16,6 @@ from starlette.routing import BaseRoute, Route
 from starlette.templating import Jinja2Templates
 
 from agentlytics.api.common import in_thread, request_context, services
-from agentlytics.api.convalytics import provisioner
 from agentlytics.errors import AgentlyticsError
 from agentlytics.model.project import Account
 from agentlytics.projects.provision import ClaimUsed
@@ -165,7 +164,7 @@ def _claim_problem(request: Request, exc: AgentlyticsError, token: str) -> Respo
 
 async def _claim_context(request: Request, token: str) -> dict[str, Any]:
     svc = services(request)
-    project = provisioner(svc).project_for_claim(token)
+    project = svc.provisioner.project_for_claim(token)
     snapshot = await in_thread(verify_snapshot, svc.query, project, int(time.time() * 1000))
     return {
         "project": project,
@@ -206,7 +205,7 @@ async def claim(request: Request) -> Response:
     if account is None:
         return render(request, "claim.html", context, 400)
     try:
-        project = await in_thread(provisioner(services(request)).claim, token, account)
+        project = await in_thread(services(request).provisioner.claim, token, account)
     except AgentlyticsError as exc:
         return _claim_problem(request, exc, token)
     response = redirect(f"/?claimed={project.name}")
