@@ -45,7 +45,9 @@ def test_keys_projects_and_owner_password(tmp_path: Path) -> None:
 def test_bad_input_exits_with_a_message(tmp_path: Path) -> None:
     result = runner.invoke(app, ["keys", "create", "--scope", "admin", "--data-dir", str(tmp_path)])
     assert result.exit_code == 1 and "scope" in result.output
-    result = runner.invoke(app, ["accounts", "password", "--password", "short", "--data-dir", str(tmp_path)])
+    result = runner.invoke(
+        app, ["accounts", "password", "--password", "short", "--data-dir", str(tmp_path)]
+    )
     assert result.exit_code == 1 and "at least 8" in result.output
     result = runner.invoke(app, ["projects", "create", "bad name", "--data-dir", str(tmp_path)])
     assert result.exit_code == 1

@@ -72,11 +72,7 @@ class ProjectService:
         if self.meta.count_accounts() > 0:
             owner_account = self.owner()
             key = self.settings.api_key
-            if (
-                owner_account
-                and key
-                and self.meta.get_api_key_by_hash(keys.hash_key(key)) is None
-            ):
+            if owner_account and key and self.meta.get_api_key_by_hash(keys.hash_key(key)) is None:
                 self._store_key(owner_account, key, name="env", scope="full")
             return None
         owner = Account(
@@ -85,8 +81,10 @@ class ProjectService:
             tier="self-hosted",
             created_at=now_ms(),
         )
+        # two machines starting at once: only one claims the owner slot, the other returns
+        if not self.meta.compare_and_set_state("owner_account", None, owner.id):
+            return None
         self.meta.add_account(owner)
-        self.meta.set_state("owner_account", owner.id)
         raw = self.settings.api_key or keys.new_api_key()
         self._store_key(owner, raw, name="owner", scope="full")
         return None if self.settings.api_key else raw

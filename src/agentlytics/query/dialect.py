@@ -124,7 +124,12 @@ CLICKHOUSE = Dialect(
     name="clickhouse",
     local_time=lambda col, tz: f"toTimeZone({col}, '{tz}')",
     trunc=lambda unit, expr: f"{_CH_TRUNC[unit]}({expr})",
-    prop=lambda col, key: f"JSONExtractString({col}, '{key}')",
+    # as DuckDB: NULL for a missing key or JSON null, raw text for non-strings
+    prop=lambda col, key: (
+        f"multiIf(JSONType({col}, '{key}') = 'String', JSONExtractString({col}, '{key}'), "
+        f"JSONType({col}, '{key}') IN ('Null', 'Unknown') OR NOT JSONHas({col}, '{key}'), NULL, "
+        f"JSONExtractRaw({col}, '{key}'))"
+    ),
     epoch_ms=lambda expr: f"toUnixTimestamp64Milli(toDateTime64({expr}, 3))",
     count_distinct=lambda expr: f"uniqExact({expr})",
     approx_distinct=lambda expr: f"uniq({expr})",

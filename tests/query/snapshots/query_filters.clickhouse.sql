@@ -1,9 +1,10 @@
 -- params: ["p_snapshot", "2026-10-31T23:00:00", "2026-11-07T23:00:00", "pro", "/docs", 10.0, "FR"]
 WITH base AS (
   SELECT e.*, coalesce(nullIf(i.user_id, ''), e.user_id, e.anonymous_id) AS uid, toTimeZone(e.timestamp, 'Europe/Paris') AS lts
-  FROM events e LEFT JOIN (SELECT project_id, previous_id, argMax(user_id, created_at) AS user_id FROM identities GROUP BY project_id, previous_id) i
+  FROM events e
+  LEFT JOIN (SELECT project_id, previous_id, argMax(user_id, created_at) AS user_id FROM identities GROUP BY project_id, previous_id) i
     ON i.project_id = e.project_id
     AND i.previous_id = coalesce(e.user_id, e.anonymous_id)
-  WHERE e.project_id = ? AND e.timestamp >= ? AND e.timestamp < ? AND JSONExtractString(e.properties, 'plan') = ? AND positionCaseInsensitiveUTF8(e.path, ?) > 0 AND toFloat64OrNull(toString(JSONExtractString(e.properties, 'amount'))) >= ? AND (e.country IS NULL OR e.country <> ?)
+  WHERE e.project_id = ? AND e.timestamp >= ? AND e.timestamp < ? AND multiIf(JSONType(e.properties, 'plan') = 'String', JSONExtractString(e.properties, 'plan'), JSONType(e.properties, 'plan') IN ('Null', 'Unknown') OR NOT JSONHas(e.properties, 'plan'), NULL, JSONExtractRaw(e.properties, 'plan')) = ? AND positionCaseInsensitiveUTF8(e.path, ?) > 0 AND toFloat64OrNull(toString(multiIf(JSONType(e.properties, 'amount') = 'String', JSONExtractString(e.properties, 'amount'), JSONType(e.properties, 'amount') IN ('Null', 'Unknown') OR NOT JSONHas(e.properties, 'amount'), NULL, JSONExtractRaw(e.properties, 'amount')))) >= ? AND (e.country IS NULL OR e.country <> ?)
 )
-SELECT name AS g0, JSONExtractString(properties, 'plan') AS g1, count(*) AS m0, uniqExact(uid) AS m1 FROM base GROUP BY g0, g1 ORDER BY m0 DESC, g0, g1 LIMIT 101
+SELECT name AS g0, multiIf(JSONType(properties, 'plan') = 'String', JSONExtractString(properties, 'plan'), JSONType(properties, 'plan') IN ('Null', 'Unknown') OR NOT JSONHas(properties, 'plan'), NULL, JSONExtractRaw(properties, 'plan')) AS g1, count(*) AS m0, uniqExact(uid) AS m1 FROM base GROUP BY g0, g1 ORDER BY m0 DESC, g0, g1 LIMIT 101
