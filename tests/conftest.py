@@ -18,6 +18,7 @@ import uvicorn
 
 from agentlytics.app import Services, build_services, create_app
 from agentlytics.settings import load_settings
+from tests.storage import backends
 
 OWNER_KEY = "aak_test_owner_key_0123456789"
 
@@ -82,6 +83,25 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     running, stop = start_server(tmp_path_factory.mktemp("server"))
     yield running
     stop()
+
+
+@pytest.fixture(scope="module", params=backends.EVENT_BACKENDS)
+def any_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
+    """The session's DuckDB server, or one of the module's own on ClickHouse (chDB): the
+    suites that must answer the same on every event store ask for this one."""
+    if request.param == "duckdb":
+        yield request.getfixturevalue("server")
+        return
+    with backends.chdb_database() as url:
+        running, stop = start_server(
+            tmp_path_factory.mktemp("chdb"), events=url, ingest_rate_limit=0
+        )
+        try:
+            yield running
+        finally:
+            stop()
 
 
 @pytest.fixture

@@ -12,27 +12,10 @@ import numpy as np
 import pytest
 from scipy import special
 
-from tests.conftest import RunningServer, start_server
+from tests.conftest import RunningServer
 from tests.factories import event, populate
-from tests.storage import backends
 
 EXPOSURE = "$experiment_exposure"
-
-
-@pytest.fixture(scope="module", params=backends.EVENT_BACKENDS)
-def any_server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningServer]:
-    """The session's DuckDB server, or one of its own on ClickHouse (chDB)."""
-    if request.param == "duckdb":
-        yield request.getfixturevalue("server")
-        return
-    with backends.chdb_database() as url:
-        running, stop = start_server(tmp_path_factory.mktemp("chdb"), events=url)
-        try:
-            yield running
-        finally:
-            stop()
 
 
 def exposure(user: str, variant: str, at: datetime, experiment: str = "hero") -> dict[str, Any]:

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import RunningServer
-from tests.factories import event, ms, pageview, populate
+from tests.factories import event, ms, pageview
+from tests.helpers import populated_project
 from tests.mcp.conftest import call, call_error, connect
 
 pytestmark = pytest.mark.anyio
@@ -24,10 +25,8 @@ STEPS = [
 @pytest.fixture
 def store(server: RunningServer) -> dict[str, Any]:
     """u1: / → signup (+10 min) → purchase (+30 min); u2: / → signup (+20 min); u3: / only."""
-    p = server.new_project()
-    populate(
-        server.url,
-        p["project_token"],
+    p = populated_project(
+        server,
         [
             pageview("/", user="u1", ts=f"{DAY}T09:00:00"),
             event("signup", user="u1", ts=f"{DAY}T09:10:00"),

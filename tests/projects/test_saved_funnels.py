@@ -6,7 +6,8 @@ from typing import Any
 
 from agentlytics.projects import funnels as saved
 from tests.conftest import RunningServer
-from tests.factories import event, pageview, populate
+from tests.factories import event, pageview
+from tests.helpers import populated_project
 
 DAY = "2026-11-02"
 STEPS = [
@@ -16,10 +17,8 @@ STEPS = [
 
 
 def test_saved_funnel_lifecycle(server: RunningServer) -> None:
-    p = server.new_project()
-    populate(
-        server.url,
-        p["project_token"],
+    p = populated_project(
+        server,
         [
             pageview("/blog/a", user="a", ts=f"{DAY}T09:00:00"),
             event("signup", user="a", ts=f"{DAY}T09:30:00"),

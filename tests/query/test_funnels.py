@@ -8,46 +8,22 @@ millisecond later does not.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
 import httpx
-import pytest
 
-from tests.conftest import RunningServer, start_server
-from tests.factories import event, ms, pageview, populate
-from tests.storage import backends
+from tests.conftest import RunningServer
+from tests.factories import event, ms, pageview
+from tests.helpers import ok_json, populated_project
 
 DAY = "2026-11-02"
 
 
-@pytest.fixture(scope="module", params=backends.EVENT_BACKENDS)
-def any_server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningServer]:
-    """The session's DuckDB server, or one of its own on ClickHouse (chDB)."""
-    if request.param == "duckdb":
-        yield request.getfixturevalue("server")
-        return
-    with backends.chdb_database() as url:
-        running, stop = start_server(
-            tmp_path_factory.mktemp("chdb"), events=url, ingest_rate_limit=0
-        )
-        try:
-            yield running
-        finally:
-            stop()
-
-
 def post_funnel(server: RunningServer, project: dict[str, Any], **body: Any) -> dict[str, Any]:
-    body.setdefault("since", DAY)
-    body.setdefault("until", DAY)
-    with server.client() as c:
-        r = c.post("/funnel", json={"project": project["name"], **body})
-        assert r.status_code == 200, r.text
-        return dict(r.json())
+    body = {"project": project["name"], "since": DAY, "until": DAY, **body}
+    return ok_json(server, "POST", "/funnel", json=body)
 
 
 def steps_of(*names: str) -> list[dict[str, Any]]:
@@ -75,10 +51,8 @@ def native_levels(
 
 
 def test_funnel_counts_drop_off_and_time_to_next(any_server: RunningServer) -> None:
-    p = any_server.new_project()
-    populate(
-        any_server.url,
-        p["project_token"],
+    p = populated_project(
+        any_server,
         [
             pageview("/", user="u1", ts=f"{DAY}T09:00:00"),
             event("signup", user="u1", ts=f"{DAY}T09:10:00"),
@@ -108,10 +82,8 @@ def test_funnel_counts_drop_off_and_time_to_next(any_server: RunningServer) -> N
 
 
 def test_window_end_counts_and_one_millisecond_later_does_not(any_server: RunningServer) -> None:
-    p = any_server.new_project()
-    populate(
-        any_server.url,
-        p["project_token"],
+    p = populated_project(
+        any_server,
         [
             # w1: b exactly 1 h after a (counts)
             event("a", user="w1", ts=f"{DAY}T10:00:00.000"),
@@ -146,10 +118,8 @@ def test_window_end_counts_and_one_millisecond_later_does_not(any_server: Runnin
 
 
 def test_count_by_session_and_breakdown_and_step_filters(any_server: RunningServer) -> None:
-    p = any_server.new_project()
-    populate(
-        any_server.url,
-        p["project_token"],
+    p = populated_project(
+        any_server,
         [
             # x: two sessions, one of which signs up
             pageview("/", user="x", session="xa", ts=f"{DAY}T09:00:00", variant="a"),
@@ -203,10 +173,8 @@ def test_count_by_session_and_breakdown_and_step_filters(any_server: RunningServ
 
 
 def test_identified_visitors_are_one_user(any_server: RunningServer) -> None:
-    p = any_server.new_project()
-    populate(
-        any_server.url,
-        p["project_token"],
+    p = populated_project(
+        any_server,
         [
             pageview("/", user="anon-7", session="a", ts=f"{DAY}T08:00:00"),
             event("signup", user="real-7", session="a", ts=f"{DAY}T08:05:00"),
@@ -224,10 +192,8 @@ def test_identified_visitors_are_one_user(any_server: RunningServer) -> None:
 
 
 def test_convalytics_steps_with_wildcards(any_server: RunningServer) -> None:
-    p = any_server.new_project()
-    populate(
-        any_server.url,
-        p["project_token"],
+    p = populated_project(
+        any_server,
         [
             pageview("/blog/post-1", user="c1", ts=f"{DAY}T09:00:00"),
             event("signup", user="c1", ts=f"{DAY}T09:10:00"),
@@ -301,7 +267,6 @@ def test_step_one_is_capped_at_ten_thousand_users_and_says_so(
     # 10 005 events in a minute: the shared DuckDB server's ingest limit would refuse them
     unlimited = any_server.services.settings.ingest_rate_limit == 0
     srv = any_server if unlimited else make_server(ingest_rate_limit=0)
-    p = srv.new_project()
     start = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)
     events = [
         event("visit", user=f"u{i:05d}", session=None, ts=start + timedelta(seconds=i))
@@ -312,7 +277,7 @@ def test_step_one_is_capped_at_ten_thousand_users_and_says_so(
         event("buy", user=f"u{i:05d}", session=None, ts=start + timedelta(hours=4))
         for i in (*range(10), *range(10_000, 10_005))
     ]
-    populate(srv.url, p["project_token"], events)
+    p = populated_project(srv, events)
     body = post_funnel(srv, p, steps=steps_of("visit", "buy"))
     assert [s["users"] for s in body["steps"]] == [10_000, 10]
     assert (body["users_capped"], body["users_analyzed"], body["users_total"]) == (
@@ -356,15 +321,13 @@ def python_funnel(
 
 def test_funnel_matches_an_independent_python_computation(any_server: RunningServer) -> None:
     rng = random.Random(7)
-    p = any_server.new_project()
     start = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
     raw = [
         (f"r{rng.randrange(40)}", rng.choice("abcx"), rng.randrange(0, 10 * 3_600_000))
         for _ in range(400)
     ]
-    populate(
-        any_server.url,
-        p["project_token"],
+    p = populated_project(
+        any_server,
         [
             event(name, user=user, session=None, ts=start + timedelta(milliseconds=t))
             for user, name, t in raw

@@ -2,40 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-
-from tests.conftest import RunningServer, start_server
-from tests.factories import event, pageview, populate
-from tests.storage import backends
-
-
-@pytest.fixture(scope="module", params=backends.EVENT_BACKENDS)
-def any_server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningServer]:
-    """The session's DuckDB server, or one of its own on ClickHouse (chDB)."""
-    if request.param == "duckdb":
-        yield request.getfixturevalue("server")
-        return
-    with backends.chdb_database() as url:
-        running, stop = start_server(
-            tmp_path_factory.mktemp("chdb"), events=url, ingest_rate_limit=0
-        )
-        try:
-            yield running
-        finally:
-            stop()
+from tests.conftest import RunningServer
+from tests.factories import event, pageview
+from tests.helpers import ok_json, populated_project
 
 
 def post_paths(server: RunningServer, project: dict[str, Any], **body: Any) -> dict[str, Any]:
-    with server.client() as c:
-        r = c.post("/paths", json={"project": project["name"], **body})
-        assert r.status_code == 200, r.text
-        return dict(r.json())
+    return ok_json(server, "POST", "/paths", json={"project": project["name"], **body})
 
 
 def session(
@@ -54,11 +30,9 @@ def session(
 
 
 def test_paths_end_in_goal_drop_off_or_truncated(any_server: RunningServer) -> None:
-    p = any_server.new_project()
     now = datetime.now(UTC).replace(microsecond=0)
-    populate(
-        any_server.url,
-        p["project_token"],
+    p = populated_project(
+        any_server,
         [
             *session(
                 "u1", now - timedelta(hours=5), "/", "/pricing", "cta_click", "signup", "/welcome"
@@ -106,11 +80,9 @@ def test_paths_end_in_goal_drop_off_or_truncated(any_server: RunningServer) -> N
 
 
 def test_candidate_sessions_are_capped_and_reported(any_server: RunningServer) -> None:
-    p = any_server.new_project()
     now = datetime.now(UTC).replace(microsecond=0)
-    populate(
-        any_server.url,
-        p["project_token"],
+    p = populated_project(
+        any_server,
         [
             pageview("/", user=f"c{i}", session=f"c{i}", ts=now - timedelta(minutes=i + 1))
             for i in range(101)

@@ -4,50 +4,24 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
-
-from tests.conftest import RunningServer, start_server
-from tests.factories import event, pageview, populate
-from tests.storage import backends
+from tests.conftest import RunningServer
+from tests.factories import event, pageview
+from tests.helpers import ok_json, populated_project
 
 NY = ZoneInfo("America/New_York")
 
 
-@pytest.fixture(scope="module", params=backends.EVENT_BACKENDS)
-def any_server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningServer]:
-    """The session's DuckDB server, or one of its own on ClickHouse (chDB)."""
-    if request.param == "duckdb":
-        yield request.getfixturevalue("server")
-        return
-    with backends.chdb_database() as url:
-        running, stop = start_server(
-            tmp_path_factory.mktemp("chdb"), events=url, ingest_rate_limit=0
-        )
-        try:
-            yield running
-        finally:
-            stop()
-
-
 def get_retention(server: RunningServer, project: dict[str, Any], **params: Any) -> dict[str, Any]:
-    with server.client() as c:
-        r = c.get("/retention", params={"project": project["id"], **params})
-        assert r.status_code == 200, r.text
-        return dict(r.json())
+    return ok_json(server, "GET", "/retention", params={"project": project["id"], **params})
 
 
 def test_daily_cohorts_follow_the_project_time_zone(any_server: RunningServer) -> None:
-    p = any_server.new_project(timezone="America/New_York")  # UTC-5 in November 2026
-    populate(
-        any_server.url,
-        p["project_token"],
+    p = populated_project(
+        any_server,
         [
             # r1: first seen at 22:00 on Nov 2 in New York (03:00 UTC on Nov 3), back on Nov 3
             pageview("/", user="r1", ts="2026-11-03T03:00:00"),
@@ -64,6 +38,7 @@ def test_daily_cohorts_follow_the_project_time_zone(any_server: RunningServer) -
             pageview("/", user="old", ts="2026-10-20T12:00:00"),
             pageview("/", user="old", ts="2026-11-03T12:00:00"),
         ],
+        timezone="America/New_York",  # UTC-5 in November 2026
     )
     body = get_retention(any_server, p, period="day", cohorts=4, until="2026-11-05")
     assert body["period"] == "day"
@@ -80,10 +55,8 @@ def test_daily_cohorts_follow_the_project_time_zone(any_server: RunningServer) -
 
 
 def test_event_based_weekly_retention_starts_weeks_on_monday(any_server: RunningServer) -> None:
-    p = any_server.new_project(timezone="America/New_York")
-    populate(
-        any_server.url,
-        p["project_token"],
+    p = populated_project(
+        any_server,
         [
             # e1 signs up at 23:00 on Sunday Nov 8 in New York (Monday in UTC): week of Nov 2
             pageview("/", user="e1", ts="2026-11-01T15:00:00"),
@@ -99,6 +72,7 @@ def test_event_based_weekly_retention_starts_weeks_on_monday(any_server: Running
             event("purchase", user="e3", ts="2026-11-16T15:00:00"),
             pageview("/", user="e4", ts="2026-11-04T15:00:00"),  # never signs up
         ],
+        timezone="America/New_York",
     )
     body = get_retention(
         any_server,
@@ -141,16 +115,15 @@ def test_bad_parameters_list_the_choices(any_server: RunningServer) -> None:
 
 def test_retention_matches_an_independent_python_computation(any_server: RunningServer) -> None:
     rng = random.Random(11)
-    p = any_server.new_project(timezone="America/New_York")
     start = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)
     raw = [
         (f"q{rng.randrange(60)}", start + timedelta(minutes=rng.randrange(0, 9 * 24 * 60)))
         for _ in range(500)
     ]
-    populate(
-        any_server.url,
-        p["project_token"],
+    p = populated_project(
+        any_server,
         [pageview("/", user=u, session=None, ts=t) for u, t in raw],
+        timezone="America/New_York",
     )
     body = get_retention(any_server, p, period="day", cohorts=7, until="2026-11-09")
 
