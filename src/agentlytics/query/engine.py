@@ -39,9 +39,41 @@ class QueryEngine:
     def __init__(self, store: EventStore) -> None:
         self.store = store
         self.dialect: Dialect = dialect_for(store.dialect)
+        #: project id -> (the store's identity_version when checked, whether it has a map)
+        self._identities: dict[str, tuple[int, bool]] = {}
 
     def scope(self, project: Project, period: Period, filters: list[Filter] | None = None) -> Scope:
-        return Scope(self.dialect, project.id, period, filters or [])
+        return Scope(
+            self.dialect,
+            project.id,
+            period,
+            filters or [],
+            identities=self.has_identities(project.id),
+        )
+
+    def has_identities(self, project_id: str) -> bool:
+        """Whether queries must resolve users through the identity map of this project.
+
+        Stores that count their identity writes (``identity_version``, the embedded store)
+        let the answer be cached until the next ``/identify``; for the others (several
+        workers may write) the map is always joined.
+        """
+        version = getattr(self.store, "identity_version", None)
+        if not isinstance(version, int):
+            return True
+        cached = self._identities.get(project_id)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        found = bool(
+            self.store.query(
+                f"SELECT 1 FROM {self.dialect.identities} i WHERE i.project_id = ? LIMIT 1",
+                [project_id],
+            ).rows
+        )
+        if len(self._identities) > 10_000:
+            self._identities.clear()
+        self._identities[project_id] = (version, found)
+        return found
 
     def fetch(self, scope: Scope, sql: str) -> list[dict[str, Any]]:
         rows = self.store.query(sql, scope.params)
@@ -66,7 +98,9 @@ class QueryEngine:
             rows.append(shaped)
         return QueryResult(rows=rows, truncated=truncated, period=period)
 
-    def one(self, project: Project, period: Period, metrics: list[str], **kw: Any) -> dict[str, Any]:
+    def one(
+        self, project: Project, period: Period, metrics: list[str], **kw: Any
+    ) -> dict[str, Any]:
         """A single row of totals."""
         result = self.run(project, QuerySpec(metrics=metrics, **kw), period)
         if result.rows:

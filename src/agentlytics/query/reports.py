@@ -40,7 +40,9 @@ def stats(engine: QueryEngine, project: Project, period: Period, group_by: str) 
         period,
     )
     sessions = engine.one(
-        project, period, ["session_count", "bounce_rate", "avg_duration", "pageviews", "unique_users"]
+        project,
+        period,
+        ["session_count", "bounce_rate", "avg_duration", "pageviews", "unique_users"],
     )
     return {
         "project": project.name,
@@ -50,7 +52,11 @@ def stats(engine: QueryEngine, project: Project, period: Period, group_by: str) 
             "total_events": totals["event_count"] or 0,
         },
         "timeSeries": [
-            {"bucket": r["date"], "unique_users": r["unique_users"], "total_events": r["event_count"]}
+            {
+                "bucket": r["date"],
+                "unique_users": r["unique_users"],
+                "total_events": r["event_count"],
+            }
             for r in series.rows
         ],
         "events": [
@@ -126,7 +132,8 @@ def properties(engine: QueryEngine, project: Project, period: Period) -> dict[st
     sql = (
         f"WITH {scope.base_cte()}\n"
         f"SELECT name, count(*) AS n, {F.count_distinct('uid')} AS users, "
-        f"{F.epoch_ms('min(timestamp)')} AS first_seen, {F.epoch_ms('max(timestamp)')} AS last_seen\n"
+        f"{F.epoch_ms('min(timestamp)')} AS first_seen, "
+        f"{F.epoch_ms('max(timestamp)')} AS last_seen\n"
         "FROM base GROUP BY name ORDER BY n DESC, name"
     )
     events = engine.fetch(scope, sql)

@@ -1,19 +1,21 @@
 -- params: ["p_snapshot", "2026-10-31T23:00:00", "2026-11-07T23:00:00"]
 WITH base AS (
   SELECT e.*, coalesce(nullIf(i.user_id, ''), e.user_id, e.anonymous_id) AS uid, toTimeZone(e.timestamp, 'Europe/Paris') AS lts
-  FROM events e LEFT JOIN (SELECT project_id, previous_id, argMax(user_id, created_at) AS user_id FROM identities GROUP BY project_id, previous_id) i
+  FROM events e
+  LEFT JOIN (SELECT project_id, previous_id, argMax(user_id, created_at) AS user_id FROM identities GROUP BY project_id, previous_id) i
     ON i.project_id = e.project_id
     AND i.previous_id = coalesce(e.user_id, e.anonymous_id)
   WHERE e.project_id = ? AND e.timestamp >= ? AND e.timestamp < ?
 ),
 sa AS (
-  SELECT *, CASE WHEN session_id IS NOT NULL THEN 0
-    WHEN lagInFrame(timestamp) OVER (PARTITION BY uid, session_id IS NULL ORDER BY timestamp ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) IS NULL THEN 1
-    WHEN toUnixTimestamp64Milli(toDateTime64(timestamp, 3)) - toUnixTimestamp64Milli(toDateTime64(lagInFrame(timestamp) OVER (PARTITION BY uid, session_id IS NULL ORDER BY timestamp ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW), 3)) > 1800000 THEN 1 ELSE 0 END AS new_session
-  FROM base
+  SELECT *, CASE WHEN lagInFrame(timestamp) OVER (PARTITION BY uid ORDER BY timestamp ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) IS NULL THEN 1
+    WHEN toUnixTimestamp64Milli(toDateTime64(timestamp, 3)) - toUnixTimestamp64Milli(toDateTime64(lagInFrame(timestamp) OVER (PARTITION BY uid ORDER BY timestamp ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW), 3)) > 1800000 THEN 1 ELSE 0 END AS new_session
+  FROM base WHERE session_id IS NULL
 ),
 sb AS (
-  SELECT *, coalesce(session_id, uid || '~' || toString(sum(new_session) OVER (PARTITION BY uid, session_id IS NULL ORDER BY timestamp ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW))) AS sid
+  SELECT *, 0 AS new_session, session_id AS sid FROM base WHERE session_id IS NOT NULL
+  UNION ALL
+  SELECT *, uid || '~' || toString(sum(new_session) OVER (PARTITION BY uid ORDER BY timestamp ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)) AS sid
   FROM sa
 ),
 keyed AS (SELECT *, path AS g0 FROM sb),

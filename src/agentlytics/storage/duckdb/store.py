@@ -115,6 +115,9 @@ class DuckDBEventStore:
         self._seen = RecentIds(dedupe_capacity)
         self._warm_dedupe(dedupe_window_days, dedupe_capacity)
         self._appenders: dict[str, Any] = {}
+        #: bumped after every commit that changed the identity map (the query engine caches
+        #: "this project has no identities" until it moves)
+        self.identity_version = 0
         self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="duckdb-writer", daemon=True)
@@ -198,6 +201,9 @@ class DuckDBEventStore:
             for key in added:
                 seen.discard(key)
             results = [exc] * len(group)
+        else:
+            if identities:
+                self.identity_version += 1
         _resolve(group, results)
 
     def _write(self, fresh: list[Event], bots: list[BotHit], identities: list[Identity]) -> None:
@@ -258,6 +264,8 @@ class DuckDBEventStore:
             cursor.unregister("_bulk")
         finally:
             cursor.close()
+        if into == "identities":
+            self.identity_version += 1
         return int(table.num_rows)
 
     def _warm_dedupe(self, days: int, capacity: int) -> None:
