@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from agentlytics.model.event import MCP_CALL, PAGE_VIEW, PASSIVE_EVENTS
 from agentlytics.query.dialect import Dialect
@@ -55,6 +57,15 @@ class Scope:
             return self.user_sql()
         return f"e.{column}"
 
+    def local_time_sql(self, col: str) -> str:
+        """A UTC timestamp column of this period's events as local wall-clock time."""
+        F = self.dialect
+        if F.shift_local is not None:
+            spans = utc_offsets(self.period.tz, self.period.start, self.period.end)
+            if spans is not None:
+                return F.shift_local(col, spans)
+        return F.local_time(col, self.period.tz)
+
     def user_sql(self) -> str:
         """The identity-resolved user of ``events e`` (joined to ``i`` when there is a map)."""
         return resolved_user(self.dialect) if self.identities else _RAW_USER
@@ -82,8 +93,14 @@ class Scope:
             return f"{expr} = {self.param(value)}"
         return f"({expr} IS NULL OR {expr} <> {self.param(value)})"
 
-    def base_cte(self, *, where: str = "", sessions: bool = False) -> str:
-        """``base`` (and ``sb`` with session ids when asked) as WITH clauses."""
+    def base_cte(
+        self, *, where: str = "", sessions: bool = False, newest: int | None = None
+    ) -> str:
+        """``base`` (and ``sb`` with session ids when asked) as WITH clauses.
+
+        ``newest``: only the newest that many events (by time, then id) are wanted; they are
+        picked before the identity map is joined, so only those rows are resolved.
+        """
         F = self.dialect
         conds = [
             f"e.project_id = {self.param(self.project_id)}",
@@ -93,6 +110,15 @@ class Scope:
         conds += [self.filter_sql(f) for f in self.filters]
         if where:
             conds.append(where)
+        source, condition = "events e", f"  WHERE {' AND '.join(conds)}\n"
+        if newest is not None and not any(
+            FILTER_FIELDS.get(f.field) == "uid" for f in self.filters
+        ):
+            source = (
+                f"(SELECT * FROM events e WHERE {' AND '.join(conds)}\n"
+                f"    ORDER BY e.timestamp DESC, e.event_id LIMIT {int(newest)}) e"
+            )
+            condition = ""
         join = ""
         if self.identities:
             join = (
@@ -102,10 +128,8 @@ class Scope:
             )
         sql = (
             "base AS (\n"
-            f"  SELECT e.*, {self.user_sql()} AS uid, "
-            f"{F.local_time('e.timestamp', self.period.tz)} AS lts\n"
-            f"  FROM events e\n{join}"
-            f"  WHERE {' AND '.join(conds)}\n)"
+            f"  SELECT e.*, {self.user_sql()} AS uid, {self.local_time_sql('e.timestamp')} AS lts\n"
+            f"  FROM {source}\n{join}{condition})"
         )
         if sessions:
             sql += ",\n" + session_ctes(F)
@@ -113,6 +137,42 @@ class Scope:
 
 
 _RAW_USER = "coalesce(e.user_id, e.anonymous_id)"
+_MAX_TRANSITIONS = 48
+
+
+def utc_offsets(
+    tz: str, start: datetime, end: datetime
+) -> list[tuple[int, datetime | None]] | None:
+    """The zone's UTC offsets (seconds) over [start, end) as spans [(offset, until)], each
+    ``until`` a naive UTC instant where the next offset begins (None for the last span).
+    None when there are too many changes to be worth spelling out."""
+    zone = ZoneInfo(tz)
+
+    def offset(at: datetime) -> int:
+        delta = at.astimezone(zone).utcoffset()
+        return int(delta.total_seconds()) if delta is not None else 0
+
+    spans: list[tuple[int, datetime | None]] = []
+    current, day = offset(start), start
+    while day < end:
+        following = min(day + timedelta(days=1), end)
+        if offset(following) != current:
+            # the change lies in (day, following]: bisect to the second
+            low, high = day, following
+            while high - low > timedelta(seconds=1):
+                mid = low + (high - low) / 2
+                if offset(mid) == current:
+                    low = mid
+                else:
+                    high = mid
+            change = high.replace(microsecond=0)
+            spans.append((current, change.astimezone(UTC).replace(tzinfo=None)))
+            if len(spans) > _MAX_TRANSITIONS:
+                return None
+            current = offset(change)
+        day = following
+    spans.append((current, None))
+    return spans
 
 
 def resolved_user(F: Dialect) -> str:
@@ -218,25 +278,47 @@ def build(scope: Scope, spec: QuerySpec) -> str:
         )
     ctes = [scope.base_cte(sessions=sessions)]
     keys = [f"g{i}" for i in range(len(spec.group_by))]
-    dims = [f"{dimension_sql(F, d, spec.interval)} AS g{i}" for i, d in enumerate(spec.group_by)]
+    # Time buckets are grouped as timestamps and rendered as text once per output row, not
+    # once per event (formatting every event cost more than the aggregation itself).
+    inner = [f"t{i}" if d in _TIME_DIMENSIONS else f"g{i}" for i, d in enumerate(spec.group_by)]
+    dims = [
+        f"{bucket_sql(F, d, spec.interval)} AS {k}"
+        for d, k in zip(spec.group_by, inner, strict=True)
+    ]
     source = "sb" if sessions else "base"
     if session_level:
         ctes.append(f"keyed AS (SELECT *{''.join(', ' + d for d in dims)} FROM sb)")
-        ctes.append(sessions_relation(F, keys).replace("FROM sb", "FROM keyed"))
+        ctes.append(sessions_relation(F, inner).replace("FROM sb", "FROM keyed"))
         measures = [f"{session_metric_sql(F, m)} AS m{i}" for i, m in enumerate(spec.metrics)]
-        select_list = ", ".join([*keys, *measures])
-        body = f"SELECT {select_list} FROM s"
-        group = keys
+        body = f"SELECT {', '.join([*inner, *measures])} FROM s"
     else:
         measures = [
             f"{event_metric_sql(F, m, spec.count_mode)} AS m{i}" for i, m in enumerate(spec.metrics)
         ]
         body = f"SELECT {', '.join([*dims, *measures])} FROM {source}"
-        group = keys
-    if group:
-        body += f" GROUP BY {', '.join(group)}"
-    body += f" ORDER BY {order_clause(spec, keys)} LIMIT {int(spec.limit) + 1}"
+    if inner:
+        body += f" GROUP BY {', '.join(inner)}"
+    body += f" ORDER BY {order_clause(spec, inner)} LIMIT {int(spec.limit) + 1}"
+    if inner != keys:
+        outer = [
+            F.format_bucket(_unit(d, spec.interval), k) + f" AS g{i}" if k != f"g{i}" else k
+            for i, (d, k) in enumerate(zip(spec.group_by, inner, strict=True))
+        ]
+        outer += [f"m{i}" for i in range(len(spec.metrics))]
+        body = f"SELECT {', '.join(outer)} FROM ({body}) AS q ORDER BY {order_clause(spec, keys)}"
     return "WITH " + ",\n".join(ctes) + "\n" + body
+
+
+def _unit(name: str, interval: str) -> str:
+    return interval if name == "date" else _TIME_DIMENSIONS[name]
+
+
+def bucket_sql(F: Dialect, name: str, interval: str = "day") -> str:
+    """A group-by dimension as its raw value: time dimensions as truncated local timestamps
+    (``dimension_sql`` renders them as text)."""
+    if name in _TIME_DIMENSIONS:
+        return F.trunc(_unit(name, interval), "lts")
+    return dimension_sql(F, name, interval)
 
 
 def order_clause(spec: QuerySpec, keys: Sequence[str]) -> str:

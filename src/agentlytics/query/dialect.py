@@ -7,8 +7,9 @@ else they emit is the SQL that DuckDB and ClickHouse share. Timestamps are store
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 Unit = str  # "hour" | "day" | "week" | "month"
 
@@ -67,6 +68,10 @@ class Dialect:
     unit_diff: Callable[[Unit, str, str], str]
     #: per-user aggregates r0..r(n-1): 1 when some row has offset ``k`` = j (r0 is always 1)
     retention_flags: Callable[[str, int], list[str]]
+    #: local time as UTC plus the zone's offset, given as spans [(offset seconds, until UTC
+    #: (naive) or None for the last)]; engines whose time-zone conversion costs more than a
+    #: whole query set this, and the builder passes the offsets in force over the period
+    shift_local: Callable[[str, Sequence[tuple[int, datetime | None]]], str] | None = None
 
 
 _DUCK_FORMAT = {"hour": "%Y-%m-%dT%H:00", "day": "%Y-%m-%d", "week": "%Y-%m-%d", "month": "%Y-%m"}
@@ -160,6 +165,20 @@ CLICKHOUSE = Dialect(
     unit_diff=lambda unit, a, b: f"dateDiff('{unit}', {a}, {b})",
     retention_flags=lambda k, n: _ch_retention(k, n),
 )
+
+
+def _duck_shift(col: str, spans: Sequence[tuple[int, datetime | None]]) -> str:
+    if len(spans) == 1:
+        return col if spans[0][0] == 0 else f"({col} + to_seconds({spans[0][0]}))"
+    whens = " ".join(
+        f"WHEN {col} < TIMESTAMP '{until.isoformat(sep=' ')}' THEN {offset}"
+        for offset, until in spans[:-1]
+        if until is not None
+    )
+    return f"({col} + to_seconds(CASE {whens} ELSE {spans[-1][0]} END))"
+
+
+DUCKDB = replace(DUCKDB, shift_local=_duck_shift)
 
 DIALECTS = {d.name: d for d in (DUCKDB, CLICKHOUSE)}
 

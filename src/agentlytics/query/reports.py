@@ -94,7 +94,7 @@ def events_log(
     scope = engine.scope(project, period, filters)
     F = engine.dialect
     sql = (
-        f"WITH {scope.base_cte()}\n"
+        f"WITH {scope.base_cte(newest=int(limit) + 1)}\n"
         "SELECT event_id, project_id, name, properties, user_id, anonymous_id, uid, session_id, "
         f"{F.epoch_ms('timestamp')} AS ts, {F.format_bucket('day', 'lts')} AS day, country, "
         "user_email, user_name, path, source\n"

@@ -7,4 +7,4 @@ WITH base AS (
     AND i.previous_id = coalesce(e.user_id, e.anonymous_id)
   WHERE e.project_id = ? AND e.timestamp >= ? AND e.timestamp < ?
 )
-SELECT formatDateTime(toStartOfHour(lts), '%Y-%m-%dT%H:00') AS g0, uniqExact(uid) AS m0, count(*) AS m1 FROM base GROUP BY g0 ORDER BY g0 ASC, g0 LIMIT 101
+SELECT formatDateTime(t0, '%Y-%m-%dT%H:00') AS g0, m0, m1 FROM (SELECT toStartOfHour(lts) AS t0, uniqExact(uid) AS m0, count(*) AS m1 FROM base GROUP BY t0 ORDER BY t0 ASC, t0 LIMIT 101) AS q ORDER BY g0 ASC, g0
