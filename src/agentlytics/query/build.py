@@ -71,6 +71,16 @@ class Scope:
         return resolved_user(self.dialect) if self.identities else _RAW_USER
 
     def filter_sql(self, f: Filter) -> str:
+        test = self._filter_sql(f)
+        F = self.dialect
+        # a property test that needs the key present parses only the JSON that may hold it
+        needs_key = f.value is not None and f.op not in ("neq", "not_contains")
+        if F.may_have_key is not None and needs_key and f.field.startswith("properties."):
+            key = f.field.removeprefix("properties.")
+            return f"({F.may_have_key('e.properties', key)} AND {test})"
+        return test
+
+    def _filter_sql(self, f: Filter) -> str:
         F = self.dialect
         expr = self.column(f.field)
         numeric = f.op in ("gt", "lt", "gte", "lte") and f.field not in ("success",)
@@ -260,8 +270,11 @@ def needs_sessions(spec: QuerySpec) -> bool:
     )
 
 
-def build(scope: Scope, spec: QuerySpec) -> str:
-    """SQL for a QuerySpec; parameters accumulate in ``scope.params``."""
+def build(scope: Scope, spec: QuerySpec, *, where: str = "") -> str:
+    """SQL for a QuerySpec; parameters accumulate in ``scope.params``.
+
+    ``where``: one more condition on ``events e``, for callers that know rows they can skip.
+    """
     F = scope.dialect
     sessions = needs_sessions(spec)
     session_level = any(METRICS[m].level == "session" for m in spec.metrics)
@@ -276,7 +289,7 @@ def build(scope: Scope, spec: QuerySpec) -> str:
             "metrics in one query; ask for them separately",
             code="INVALID_METRIC",
         )
-    ctes = [scope.base_cte(sessions=sessions)]
+    ctes = [scope.base_cte(sessions=sessions, where=where)]
     keys = [f"g{i}" for i in range(len(spec.group_by))]
     # Time buckets are grouped as timestamps and rendered as text once per output row, not
     # once per event (formatting every event cost more than the aggregation itself).

@@ -72,6 +72,13 @@ class Dialect:
     #: (naive) or None for the last)]; engines whose time-zone conversion costs more than a
     #: whole query set this, and the builder passes the offsets in force over the period
     shift_local: Callable[[str, Sequence[tuple[int, datetime | None]]], str] | None = None
+    #: the keyword that makes a CTE read several times be computed once ("" where the engine
+    #: decides alone)
+    materialized: str = ""
+    #: a cheap test that the JSON ``properties`` text may hold a top-level key (the key, in
+    #: quotes, appears in it; our encoder never escapes a valid key): a prefilter that spares
+    #: parsing the JSON of events that cannot match; None to always parse
+    may_have_key: Callable[[str, str], str] | None = None
 
 
 _DUCK_FORMAT = {"hour": "%Y-%m-%dT%H:00", "day": "%Y-%m-%d", "week": "%Y-%m-%d", "month": "%Y-%m"}
@@ -178,7 +185,12 @@ def _duck_shift(col: str, spans: Sequence[tuple[int, datetime | None]]) -> str:
     return f"({col} + to_seconds(CASE {whens} ELSE {spans[-1][0]} END))"
 
 
-DUCKDB = replace(DUCKDB, shift_local=_duck_shift)
+DUCKDB = replace(
+    DUCKDB,
+    shift_local=_duck_shift,
+    materialized="MATERIALIZED ",
+    may_have_key=lambda col, key: f"contains({col}, '\"{key}\"')",
+)
 
 DIALECTS = {d.name: d for d in (DUCKDB, CLICKHOUSE)}
 

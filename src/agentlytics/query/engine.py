@@ -82,14 +82,20 @@ class QueryEngine:
     def period(self, project: Project, since: str | None, until: str | None, **kw: Any) -> Period:
         return parse_period(since, until, project.timezone, **kw)
 
-    def run(self, project: Project, spec: QuerySpec, period: Period | None = None) -> QueryResult:
-        """Run a checked QuerySpec (blocking: call from a worker thread)."""
+    def run(
+        self, project: Project, spec: QuerySpec, period: Period | None = None, *, where: str = ""
+    ) -> QueryResult:
+        """Run a checked QuerySpec (blocking: call from a worker thread).
+
+        ``where``: an extra condition on ``events e`` that the caller knows changes nothing it
+        reads (see ``reports.breakdown``).
+        """
         check_spec(spec)
         if period is None:
             tz = spec.timezone or project.timezone
             period = parse_period(spec.date_from, spec.date_to, tz)
         scope = self.scope(project, period, list(spec.filters))
-        raw = self.fetch(scope, build(scope, spec))
+        raw = self.fetch(scope, build(scope, spec, where=where))
         truncated = len(raw) > spec.limit
         rows = []
         for row in raw[: spec.limit]:

@@ -8,6 +8,7 @@ from typing import Any
 from agentlytics.model.project import Project
 from agentlytics.query.engine import QueryEngine, clean
 from agentlytics.query.model import (
+    DIMENSIONS,
     MAX_LIMIT,
     Filter,
     QuerySpec,
@@ -23,22 +24,7 @@ def _ratio(a: Any, b: Any) -> float:
 
 
 def stats(engine: QueryEngine, project: Project, period: Period, group_by: str) -> dict[str, Any]:
-    totals = engine.one(project, period, ["unique_users", "event_count"])
-    series = engine.run(
-        project,
-        QuerySpec(
-            metrics=["unique_users", "event_count"],
-            group_by=["date"],
-            interval=group_by,  # type: ignore[arg-type]
-            limit=MAX_LIMIT,
-        ),
-        period,
-    )
-    events = engine.run(
-        project,
-        QuerySpec(metrics=["event_count", "unique_users"], group_by=["event"], limit=MAX_LIMIT),
-        period,
-    )
+    totals, series, events, truncated = activity(engine, project, period, group_by)
     sessions = engine.one(
         project,
         period,
@@ -47,22 +33,9 @@ def stats(engine: QueryEngine, project: Project, period: Period, group_by: str) 
     return {
         "project": project.name,
         "period": {**period.as_json(), "groupBy": group_by},
-        "totals": {
-            "unique_users": totals["unique_users"] or 0,
-            "total_events": totals["event_count"] or 0,
-        },
-        "timeSeries": [
-            {
-                "bucket": r["date"],
-                "unique_users": r["unique_users"],
-                "total_events": r["event_count"],
-            }
-            for r in series.rows
-        ],
-        "events": [
-            {"event": r["event"], "count": r["event_count"], "unique_users": r["unique_users"]}
-            for r in events.rows
-        ],
+        "totals": totals,
+        "timeSeries": series,
+        "events": events,
         "sessions": {
             "total_sessions": sessions["session_count"] or 0,
             "bounce_rate": sessions["bounce_rate"] or 0,
@@ -70,8 +43,50 @@ def stats(engine: QueryEngine, project: Project, period: Period, group_by: str) 
             "pages_per_session": _ratio(sessions["pageviews"], sessions["session_count"]),
             "sessions_per_user": _ratio(sessions["session_count"], sessions["unique_users"]),
         },
-        "truncated": series.truncated or events.truncated,
+        "truncated": truncated,
     }
+
+
+def activity(
+    engine: QueryEngine, project: Project, period: Period, unit: str
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]], bool]:
+    """Totals, the time series and the per-event counts of /stats, from one scan.
+
+    Events are first reduced to one row per (bucket, event name, user) with a count; the
+    three exact answers (distinct users and events overall, per bucket, per event name) are
+    then aggregations of that much smaller relation. Returns (totals, series, events,
+    truncated), the series and events lists capped at ``MAX_LIMIT`` rows as ``/query`` caps
+    them (the first buckets; the most frequent events).
+    """
+    scope = engine.scope(project, period)
+    F = engine.dialect
+    distinct = F.count_distinct("uid")
+    sql = (
+        f"WITH {scope.base_cte()},\n"
+        f"k AS {F.materialized}(\n"
+        f"  SELECT {F.trunc(unit, 'lts')} AS b, name, uid, count(*) AS n\n"
+        "  FROM base GROUP BY b, name, uid\n)\n"
+        f"SELECT 0 AS part, NULL AS bucket, NULL AS name, {distinct} AS users, sum(n) AS n FROM k\n"
+        f"UNION ALL SELECT 1, {F.format_bucket(unit, 'b')}, NULL, {distinct}, sum(n)\n"
+        "  FROM k GROUP BY b\n"
+        f"UNION ALL SELECT 2, NULL, name, {distinct}, sum(n) FROM k GROUP BY name"
+    )
+    rows = engine.fetch(scope, sql)
+    totals = {"unique_users": 0, "total_events": 0}
+    series, events = [], []
+    for r in rows:
+        if r["part"] == 0:
+            totals = {"unique_users": r["users"] or 0, "total_events": r["n"] or 0}
+        elif r["part"] == 1:
+            series.append(
+                {"bucket": r["bucket"], "unique_users": r["users"], "total_events": r["n"]}
+            )
+        else:
+            events.append({"event": r["name"], "count": r["n"], "unique_users": r["users"]})
+    series.sort(key=lambda x: x["bucket"])
+    events.sort(key=lambda x: (-x["count"], x["event"]))
+    truncated = len(series) > MAX_LIMIT or len(events) > MAX_LIMIT
+    return totals, series[:MAX_LIMIT], events[:MAX_LIMIT], truncated
 
 
 def events_log(
@@ -161,8 +176,8 @@ def property_keys(
     """Property keys seen per event name, from the newest ``sample`` events."""
     scope = engine.scope(project, period)
     sql = (
-        f"WITH {scope.base_cte()}\n"
-        f"SELECT name, properties FROM base ORDER BY timestamp DESC LIMIT {int(sample)}"
+        f"WITH {scope.base_cte(newest=int(sample))}\n"
+        f"SELECT name, properties FROM base ORDER BY timestamp DESC, event_id LIMIT {int(sample)}"
     )
     found: dict[str, set[str]] = {}
     for row in engine.fetch(scope, sql):
@@ -211,7 +226,17 @@ def breakdown(
     spec = QuerySpec(
         metrics=["event_count", "unique_users"], group_by=[group], filters=filters, limit=MAX_LIMIT
     )
-    result = engine.run(project, spec, period)
+    # Events without a value are dropped below, so the scan may skip them up front: for a
+    # property key, those whose JSON cannot hold the key are never parsed.
+    F = engine.dialect
+    if group.startswith("properties.") and F.may_have_key is not None:
+        where = F.may_have_key("e.properties", prop)
+    elif group.startswith("properties."):
+        where = ""
+    else:
+        column = f"e.{DIMENSIONS[group].column}"
+        where = f"{column} IS NOT NULL AND {F.to_text(column)} <> ''"
+    result = engine.run(project, spec, period, where=where)
     total = engine.one(project, period, ["event_count"], filters=filters)["event_count"] or 0
     values = [r for r in result.rows if r[group] is not None and r[group] != ""]
     return {
