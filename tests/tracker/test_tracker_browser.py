@@ -336,5 +336,10 @@ def test_a_forced_experiment_variant_is_returned_and_its_exposure_stored(
     # once per page load
     found = settle(tab, stored, 2)
     assert sorted(e["event"] for e in found) == ["$experiment_exposure", "page_view"]
-    # a variant that is not one of the experiment's is not forced
-    assert tab.evaluate("window.aa.experiment('hero_two', ['a', 'c'])") in ("a", "c")
+    # a variant that is not one of the experiment's is not forced: the hash decides
+    tab.goto(tab.url.split("?")[0] + "?aa_variant_hero=z")
+    tab.wait_for_function("window.aa")
+    assert tab.evaluate("window.aa.experiment('hero', ['a', 'b'])") in ("a", "b")
+    exposures = stored.wait(2, "$experiment_exposure")
+    assert exposures[-1]["properties"]["variant"] in ("a", "b")
+    assert "forced" not in exposures[-1]["properties"]
