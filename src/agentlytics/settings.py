@@ -86,6 +86,11 @@ class Settings:
     dedupe_window_days: int = _setting(
         7, "Event ids are remembered this long so client retries are stored once."
     )
+    rollups: bool = _setting(
+        True,
+        "Keep hourly event-count rollups and answer count-only queries from them (DuckDB); "
+        "off: always scan the events.",
+    )
     secure_cookies: str = _setting(
         "auto", "Mark session cookies Secure: auto (when the request is HTTPS), always, never."
     )

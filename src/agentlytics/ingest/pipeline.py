@@ -289,9 +289,7 @@ class Ingestor:
 
     def put_environment(self, work: _Work) -> None:
         d = work.draft
-        work.values["environment"] = _environment(
-            d.deployment_name, d.page_origin, work.ctx.origin
-        )
+        work.values["environment"] = _environment(d.deployment_name, d.page_origin, work.ctx.origin)
         work.values["source"] = d.source
 
     def put_visitor_id(self, work: _Work) -> None:

@@ -42,6 +42,8 @@ class Scope:
     params: list[Any] = field(default_factory=list)
     #: False when the project has no identity map: ``uid`` is then the event's own id
     identities: bool = True
+    #: the events columns the store's hourly rollup counts; None: no rollup to read
+    rollup_dims: frozenset[str] | None = None
 
     def param(self, value: Any) -> str:
         self.params.append(value)
@@ -289,7 +291,8 @@ def build(scope: Scope, spec: QuerySpec, *, where: str = "") -> str:
             "metrics in one query; ask for them separately",
             code="INVALID_METRIC",
         )
-    ctes = [scope.base_cte(sessions=sessions, where=where)]
+    rollup = rollup_cte(scope, spec) if not where else None
+    ctes = [rollup or scope.base_cte(sessions=sessions, where=where)]
     keys = [f"g{i}" for i in range(len(spec.group_by))]
     # Time buckets are grouped as timestamps and rendered as text once per output row, not
     # once per event (formatting every event cost more than the aggregation itself).
@@ -305,9 +308,8 @@ def build(scope: Scope, spec: QuerySpec, *, where: str = "") -> str:
         measures = [f"{session_metric_sql(F, m)} AS m{i}" for i, m in enumerate(spec.metrics)]
         body = f"SELECT {', '.join([*inner, *measures])} FROM s"
     else:
-        measures = [
-            f"{event_metric_sql(F, m, spec.count_mode)} AS m{i}" for i, m in enumerate(spec.metrics)
-        ]
+        metric = rollup_metric_sql if rollup else event_metric_sql
+        measures = [f"{metric(F, m, spec.count_mode)} AS m{i}" for i, m in enumerate(spec.metrics)]
         body = f"SELECT {', '.join([*dims, *measures])} FROM {source}"
     if inner:
         body += f" GROUP BY {', '.join(inner)}"
@@ -332,6 +334,104 @@ def bucket_sql(F: Dialect, name: str, interval: str = "day") -> str:
     if name in _TIME_DIMENSIONS:
         return F.trunc(_unit(name, interval), "lts")
     return dimension_sql(F, name, interval)
+
+
+#: metrics that are sums of event counts, which the hourly rollup holds exactly
+ROLLUP_METRICS = frozenset({"event_count", "pageviews", "call_count", "error_count", "error_rate"})
+
+
+def rollup_cte(scope: Scope, spec: QuerySpec) -> str | None:
+    """``base`` for a count-only query, read mostly from the store's hourly rollup.
+
+    Three disjoint parts, read in one snapshot: the rollup's rows for the whole UTC hours
+    inside the period (they hold the events received before the watermark), the events of
+    those hours received since, and the events of the partial hours at the period's edges;
+    each part yields (lts, name, the one dimension asked for, n events, f failed calls).
+    None when the query cannot be answered that way (other metrics, a property, two
+    dimensions, a filter the rollup cannot apply, a zone whose offset is not whole hours):
+    then ``base`` scans the events as usual, with the same answer.
+    """
+    F = scope.dialect
+    if scope.rollup_dims is None or F.shift_local is None:
+        return None
+    if not set(spec.metrics) <= ROLLUP_METRICS:
+        return None
+    columns: set[str] = set()
+    for name in spec.group_by:
+        if name in _TIME_DIMENSIONS or name == "event":
+            continue
+        if name not in DIMENSIONS:
+            return None
+        columns.add(DIMENSIONS[name].column)
+    for f in scope.filters:
+        if f.op not in ("eq", "neq") or not isinstance(f.value, str):
+            return None
+        if f.field != "event":
+            if f.field.startswith("properties.") or f.field not in FILTER_FIELDS:
+                return None
+            columns.add(FILTER_FIELDS[f.field])
+    if len(columns) > 1 or not columns <= scope.rollup_dims:
+        return None
+    spans = utc_offsets(scope.period.tz, scope.period.start, scope.period.end)
+    if spans is None or any(offset % 3600 for offset, _ in spans):
+        return None
+    start, end = scope.period.start_param, scope.period.end_param
+    first = start.replace(minute=0, second=0, microsecond=0)
+    first += timedelta(hours=1) if first < start else timedelta(0)
+    last = end.replace(minute=0, second=0, microsecond=0)
+    if first >= last:
+        return None
+    dim = next(iter(columns), "")
+
+    def conds(name_col: str, dim_col: str) -> list[str]:
+        out = []
+        for f in scope.filters:
+            col = name_col if f.field == "event" else dim_col
+            if f.op == "eq":
+                out.append(f"{col} = {scope.param(f.value)}")
+            else:
+                out.append(f"({col} IS NULL OR {col} <> {scope.param(f.value)})")
+        return out
+
+    failed = f"e.name = '{MCP_CALL}' AND e.success = false"
+    rolled = [
+        f"r.project_id = {scope.param(scope.project_id)}",
+        f"r.hour >= {scope.param(first)}",
+        f"r.hour < {scope.param(last)}",
+        f"r.dim = '{dim}'",
+        *conds("r.name", "r.value"),
+    ]
+    raw = [
+        f"e.project_id = {scope.param(scope.project_id)}",
+        f"e.timestamp >= {scope.param(start)}",
+        f"e.timestamp < {scope.param(end)}",
+        *conds("e.name", f"e.{dim}"),
+        f"(e.timestamp < {scope.param(first)} OR e.timestamp >= {scope.param(last)} "
+        "OR e.received_at >= (SELECT watermark FROM rollup_state WHERE name = 'rollup_hourly'))",
+    ]
+    r_dim, e_dim = (f", r.value AS {dim}", f", e.{dim}") if dim else ("", "")
+    return (
+        "base AS (\n"
+        f"  SELECT {scope.local_time_sql('r.hour')} AS lts, r.name{r_dim}, r.events AS n, "
+        "r.failures AS f\n"
+        f"  FROM rollup_hourly r WHERE {' AND '.join(rolled)}\n"
+        "  UNION ALL\n"
+        f"  SELECT {scope.local_time_sql('e.timestamp')} AS lts, e.name{e_dim}, 1 AS n, "
+        f"CASE WHEN {failed} THEN 1 ELSE 0 END AS f\n"
+        f"  FROM events e WHERE {' AND '.join(raw)}\n)"
+    )
+
+
+def rollup_metric_sql(F: Dialect, name: str, count_mode: str = "session_then_user") -> str:
+    """The count metrics over the rollup's ``base`` (rows carry counts ``n`` and ``f``)."""
+    calls = F.sum_if("n", f"name = '{MCP_CALL}'")
+    return {
+        "event_count": "coalesce(sum(n), 0)",
+        "pageviews": f"coalesce({F.sum_if('n', f'name = {chr(39)}{PAGE_VIEW}{chr(39)}')}, 0)",
+        "call_count": f"coalesce({calls}, 0)",
+        "error_count": "coalesce(sum(f), 0)",
+        "error_rate": f"sum(f) * 1.0 / nullif({calls}, 0)",
+    }[name]
 
 
 def order_clause(spec: QuerySpec, keys: Sequence[str]) -> str:

@@ -79,6 +79,8 @@ class Dialect:
     #: quotes, appears in it; our encoder never escapes a valid key): a prefilter that spares
     #: parsing the JSON of events that cannot match; None to always parse
     may_have_key: Callable[[str, str], str] | None = None
+    #: the sum of an expression over rows where a condition holds (NULL when none)
+    sum_if: Callable[[str, str], str] = lambda expr, cond: f"sum({expr}) FILTER (WHERE {cond})"
 
 
 _DUCK_FORMAT = {"hour": "%Y-%m-%dT%H:00", "day": "%Y-%m-%d", "week": "%Y-%m-%d", "month": "%Y-%m"}
@@ -134,6 +136,7 @@ def _ch_retention(k: str, n: int) -> list[str]:
 
 CLICKHOUSE = Dialect(
     name="clickhouse",
+    sum_if=lambda expr, cond: f"sumIfOrNull({expr}, {cond})",
     local_time=lambda col, tz: f"toTimeZone({col}, '{tz}')",
     trunc=lambda unit, expr: f"{_CH_TRUNC[unit]}({expr})",
     # as DuckDB: NULL for a missing key or JSON null, raw text for non-strings

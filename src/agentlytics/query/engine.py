@@ -36,9 +36,11 @@ def clean(value: Any) -> Any:
 
 
 class QueryEngine:
-    def __init__(self, store: EventStore) -> None:
+    def __init__(self, store: EventStore, *, rollups: bool = True) -> None:
+        """``rollups=False``: never read the store's rollups (every answer from the events)."""
         self.store = store
         self.dialect: Dialect = dialect_for(store.dialect)
+        self.rollups = rollups
         #: project id -> (the store's identity_version when checked, whether it has a map)
         self._identities: dict[str, tuple[int, bool]] = {}
 
@@ -49,6 +51,7 @@ class QueryEngine:
             period,
             filters or [],
             identities=self.has_identities(project.id),
+            rollup_dims=getattr(self.store, "rollup_dims", None) if self.rollups else None,
         )
 
     def has_identities(self, project_id: str) -> bool:

@@ -10,4 +10,5 @@ def open_store(url: str, settings: Settings) -> DuckDBEventStore:
         url_path(url),
         group_commit_ms=settings.group_commit_ms,
         dedupe_window_days=settings.dedupe_window_days,
+        rollups=settings.rollups,
     )

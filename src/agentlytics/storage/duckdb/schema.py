@@ -42,6 +42,24 @@ MIGRATIONS: list[str] = [
         name VARCHAR NOT NULL
     );
     """,
+    # 2: exact event counts per UTC hour x event name x one dimension, kept current by the
+    #    writer (storage/duckdb/rollup.py); the watermark says which events they hold
+    """
+    CREATE TABLE rollup_hourly (
+        project_id VARCHAR NOT NULL,
+        hour TIMESTAMP NOT NULL,
+        name VARCHAR NOT NULL,
+        dim VARCHAR NOT NULL,
+        value VARCHAR,
+        events BIGINT NOT NULL,
+        failures BIGINT NOT NULL
+    );
+    CREATE TABLE rollup_state (
+        name VARCHAR PRIMARY KEY,
+        watermark TIMESTAMP NOT NULL
+    );
+    INSERT INTO rollup_state VALUES ('rollup_hourly', TIMESTAMP '1970-01-01 00:00:00');
+    """,
 ]
 
 

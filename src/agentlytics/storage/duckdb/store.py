@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from msgspec.structs import astuple
 
 from agentlytics.model.event import EVENT_COLUMNS, BotHit, Event, Identity
 from agentlytics.storage.dedupe import RecentIds, id_key
+from agentlytics.storage.duckdb import rollup
 from agentlytics.storage.duckdb.schema import migrate
 from agentlytics.storage.ports import Rows
 
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 
 _TS_COLUMNS = {"timestamp", "received_at"}
 _MAX_GROUP = 20_000  # events per commit at most
+_MAINTAIN_EVERY_S = 30.0  # rollup upkeep at least this often
 
 
 def _arrow_type(column: str) -> pa.DataType:
@@ -61,6 +63,8 @@ class _Write:
     #: whose ``future`` is a concurrent.futures.Future
     loop: asyncio.AbstractEventLoop | None = None
     future: Any = None
+    #: work to run in the writer thread before this group commits (maintenance)
+    call: Callable[[], None] | None = None
 
 
 _Outcome = list[bool] | BaseException
@@ -104,6 +108,7 @@ class DuckDBEventStore:
         group_commit_ms: float = 0.0,
         dedupe_window_days: int = 7,
         dedupe_capacity: int = 2_000_000,
+        rollups: bool = True,
     ) -> None:
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -118,6 +123,12 @@ class DuckDBEventStore:
         #: bumped after every commit that changed the identity map (the query engine caches
         #: "this project has no identities" until it moves)
         self.identity_version = 0
+        #: the events columns the hourly rollup counts, None when queries must not use it
+        self.rollup_dims: frozenset[str] | None = frozenset(rollup.DIMENSIONS) if rollups else None
+        self._rollups = rollups
+        self._watermark = rollup.watermark(self._con)
+        self._maintained = 0.0
+        self._behind = rollups
         self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="duckdb-writer", daemon=True)
@@ -154,7 +165,12 @@ class DuckDBEventStore:
 
     def _run(self) -> None:
         while True:
-            first = self._queue.get()
+            try:
+                # while the rollup is behind, idle moments go to catching it up
+                first = self._queue.get(timeout=0.01 if self._behind else _MAINTAIN_EVERY_S)
+            except queue.Empty:
+                self._maintain()
+                continue
             if first is None:
                 return
             group = [first]
@@ -176,6 +192,37 @@ class DuckDBEventStore:
                 group.append(item)
                 count += len(item.events)
             self._commit(group)
+            # between commits: when nothing waits, or at least every so often under load
+            if self._queue.empty() or time.monotonic() - self._maintained > _MAINTAIN_EVERY_S:
+                self._maintain()
+
+    def _maintain(self, until: datetime | None = None) -> None:
+        """One step of rollup upkeep (writer thread only; a failure is logged, not raised)."""
+        if not self._rollups:
+            return
+        self._maintained = time.monotonic()
+        if until is None:
+            until = datetime.now(UTC).replace(tzinfo=None) - rollup.LAG
+        try:
+            self._watermark = rollup.advance(self._con, until, self._watermark)
+            self._behind = self._watermark < rollup.floor_hour(until)
+        except Exception:
+            self._behind = False
+            log.exception("rollup upkeep failed; the rollup stays at %s", self._watermark)
+
+    def advance_rollup(self, until: datetime) -> datetime:
+        """Count every event received before ``until`` (naive UTC) into the rollup now
+        (for tests and loaders: the writer does it on its own, a step at a time)."""
+
+        def steps() -> None:
+            while True:
+                before = self._watermark
+                self._watermark = rollup.advance(self._con, until, before)
+                if self._watermark == before:
+                    return
+
+        self._call(steps)
+        return self._watermark
 
     def _commit(self, group: list[_Write]) -> None:
         results: list[_Outcome] = []
@@ -194,6 +241,9 @@ class DuckDBEventStore:
             results.append(flags)
         bots = [b for w in group for b in w.bots]
         identities = [i for w in group for i in w.identities]
+        for write in group:
+            if write.call is not None:
+                write.call()
         try:
             self._write(fresh, bots, identities)
         except Exception as exc:
@@ -217,7 +267,10 @@ class DuckDBEventStore:
         """
         if not (fresh or bots or identities):
             return
-        if not bots and not identities:
+        # events received before the rollup's watermark are counted into it in this commit
+        mark = int((self._watermark - _EPOCH).total_seconds() * 1000)
+        late = [e for e in fresh if e.received_at < mark] if self._rollups else []
+        if not bots and not identities and not late:
             self._append("events", [_event_row(e) for e in fresh])
             return
         con = self._con
@@ -225,6 +278,8 @@ class DuckDBEventStore:
         try:
             if fresh:
                 self._append("events", [_event_row(e) for e in fresh])
+            if late:
+                self._append("rollup_hourly", rollup.rows_for(late))
             if bots:
                 self._append("bot_hits", [_bot_row(b) for b in bots])
             for ident in identities:
@@ -251,22 +306,50 @@ class DuckDBEventStore:
             raise
 
     def append_table(self, table: pa.Table, into: str = "events") -> int:
-        """Bulk-load an Arrow table (columns in the table's order) in one statement, with no
-        dedupe: for loaders that generate fresh ids (``bench/datagen.py``). Returns the rows
-        written. Call it only while nothing else writes to the store."""
+        """Bulk-load an Arrow table (columns in the table's order) in one transaction, with
+        no dedupe: for loaders that generate fresh ids (``bench/datagen.py``). It runs in the
+        writer thread, between group commits. Returns the rows written."""
         if into not in ("events", "bot_hits", "identities"):
             raise ValueError(f"cannot bulk-load into {into!r}")
         verb = "INSERT OR REPLACE" if into == "identities" else "INSERT"
-        cursor = self._con.cursor()
-        try:
-            cursor.register("_bulk", table)
-            cursor.execute(f"{verb} INTO {into} SELECT * FROM _bulk")
-            cursor.unregister("_bulk")
-        finally:
-            cursor.close()
-        if into == "identities":
-            self.identity_version += 1
+
+        def load() -> None:
+            con = self._con
+            con.register("_bulk", table)
+            con.execute("BEGIN")
+            try:
+                con.execute(f"{verb} INTO {into} SELECT * FROM _bulk")
+                if into == "events" and self._rollups:
+                    # rows received before the watermark would otherwise never be counted
+                    where = "received_at < ?"
+                    params = [self._watermark] * (len(rollup.DIMENSIONS) + 1)
+                    con.execute(rollup.aggregate_sql("_bulk", where), params)
+                con.execute("COMMIT")
+            except Exception:
+                with contextlib.suppress(duckdb.Error):
+                    con.execute("ROLLBACK")
+                raise
+            finally:
+                con.unregister("_bulk")
+            if into == "identities":
+                self.identity_version += 1
+
+        self._call(load)
         return int(table.num_rows)
+
+    def _call(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` in the writer thread (serialized with commits and upkeep); wait for it."""
+        done: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+        def run() -> None:
+            try:
+                fn()
+                done.set_result(None)
+            except Exception as exc:
+                done.set_exception(exc)
+
+        self._queue.put(_Write(call=run, future=concurrent.futures.Future()))
+        done.result()
 
     def _warm_dedupe(self, days: int, capacity: int) -> None:
         since = int(time.time() * 1000) - days * 86_400_000
