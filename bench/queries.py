@@ -82,6 +82,29 @@ def calls(project: str) -> list[Call]:
                 "limit": 20,
             },
         ),
+        Call(
+            "query events by day 30d (counts: rollup)",
+            "POST",
+            "/query",
+            body={
+                **p,
+                "metrics": ["event_count", "pageviews"],
+                "group_by": ["date"],
+                "date_from": "30d",
+            },
+        ),
+        Call(
+            "query pageviews by path 30d (counts: rollup)",
+            "POST",
+            "/query",
+            body={
+                **p,
+                "metrics": ["pageviews"],
+                "group_by": ["path"],
+                "date_from": "30d",
+                "limit": 20,
+            },
+        ),
         Call("properties", "GET", "/properties", {**p}),
         Call("properties/received", "GET", "/properties/received", {**p}),
         Call(

@@ -68,6 +68,38 @@ class Scope:
                 return F.shift_local(col, spans)
         return F.local_time(col, self.period.tz)
 
+    def reduced_base(self, keys: Sequence[tuple[str, str]], extra: str = "") -> tuple[str, str]:
+        """``base`` and ``k``: events reduced to one row per (``keys``, user) with a count
+        ``n`` (and ``extra`` aggregates), users resolved through the identity map only after
+        the reduction, so the map is joined to far fewer rows than there are events.
+
+        ``keys`` are (expression over ``base``, alias) pairs. Returns (CTE text, the name of
+        ``k``'s resolved-user column); ``k`` also has the aliases, ``n`` and ``extra``.
+        """
+        F = self.dialect
+        resolve, self.identities = self.identities, False
+        try:
+            base = self.base_cte()
+        finally:
+            self.identities = resolve
+        select = ", ".join([*(f"{expr} AS {alias}" for expr, alias in keys), "project_id", "uid"])
+        group = ", ".join([*(alias for _, alias in keys), "project_id", "uid"])
+        more = f", {extra}" if extra else ""
+        sql = (
+            f"{base},\nk0 AS (\n"
+            f"  SELECT {select}, count(*) AS n{more} FROM base GROUP BY {group}\n)"
+        )
+        if resolve:
+            sql += (
+                f",\nk AS {F.materialized}(\n"
+                f"  SELECT k0.*, coalesce({F.joined_user('i.user_id')}, k0.uid) AS user_key\n"
+                f"  FROM k0 LEFT JOIN {F.identities} i\n"
+                "    ON i.project_id = k0.project_id AND i.previous_id = k0.uid\n)"
+            )
+        else:
+            sql += f",\nk AS {F.materialized}(SELECT k0.*, k0.uid AS user_key FROM k0)"
+        return sql, "user_key"
+
     def user_sql(self) -> str:
         """The identity-resolved user of ``events e`` (joined to ``i`` when there is a map)."""
         return resolved_user(self.dialect) if self.identities else _RAW_USER

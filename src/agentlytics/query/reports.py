@@ -60,12 +60,10 @@ def activity(
     """
     scope = engine.scope(project, period)
     F = engine.dialect
-    distinct = F.count_distinct("uid")
+    reduced, user = scope.reduced_base([(F.trunc(unit, "lts"), "b"), ("name", "name")])
+    distinct = F.count_distinct(user)
     sql = (
-        f"WITH {scope.base_cte()},\n"
-        f"k AS {F.materialized}(\n"
-        f"  SELECT {F.trunc(unit, 'lts')} AS b, name, uid, count(*) AS n\n"
-        "  FROM base GROUP BY b, name, uid\n)\n"
+        f"WITH {reduced}\n"
         f"SELECT 0 AS part, NULL AS bucket, NULL AS name, {distinct} AS users, sum(n) AS n FROM k\n"
         f"UNION ALL SELECT 1, {F.format_bucket(unit, 'b')}, NULL, {distinct}, sum(n)\n"
         "  FROM k GROUP BY b\n"
@@ -144,12 +142,14 @@ def events_log(
 def properties(engine: QueryEngine, project: Project, period: Period) -> dict[str, Any]:
     scope = engine.scope(project, period)
     F = engine.dialect
+    reduced, user = scope.reduced_base(
+        [("name", "name")], "min(timestamp) AS lo, max(timestamp) AS hi"
+    )
     sql = (
-        f"WITH {scope.base_cte()}\n"
-        f"SELECT name, count(*) AS n, {F.count_distinct('uid')} AS users, "
-        f"{F.epoch_ms('min(timestamp)')} AS first_seen, "
-        f"{F.epoch_ms('max(timestamp)')} AS last_seen\n"
-        "FROM base GROUP BY name ORDER BY n DESC, name"
+        f"WITH {reduced}\n"
+        f"SELECT name, sum(n) AS n, {F.count_distinct(user)} AS users, "
+        f"{F.epoch_ms('min(lo)')} AS first_seen, {F.epoch_ms('max(hi)')} AS last_seen\n"
+        "FROM k GROUP BY name ORDER BY n DESC, name"
     )
     events = engine.fetch(scope, sql)
     keys = property_keys(engine, project, period, sample=5000)
