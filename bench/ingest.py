@@ -266,8 +266,7 @@ def main() -> None:
         )
     console.print(table)
     if args.json:
-        meta = {"argv": vars(args) | {"profile": str(args.profile), "json": str(args.json)}}
-        meta["argv"]["data_dir"] = str(args.data_dir)
+        meta = {"argv": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}}
         args.json.write_text(json.dumps({"meta": meta, "results": results}, indent=2))
 
 

@@ -5,11 +5,15 @@ with its identity-resolved user (``uid``) and its time in the project's zone (``
 query needs sessions, ``sb`` adds a session id (``sid``): the event's ``session_id``, or else a
 new session after 30 minutes without an event from the same user.
 
-Two shortcuts keep this cheap at millions of events, with the same answers:
+Shortcuts keep this cheap at millions of events, with the same answers (docs/performance.md):
 * a project that has never sent ``/identify`` has no identity map to join (``Scope.identities``
   is False; the engine checks per project and the store says when the map changes);
 * only events without a ``session_id`` go through the window functions of the inactivity
-  rule; the others take their ``session_id`` as they are.
+  rule; the others take their ``session_id`` as they are;
+* local time is UTC plus the zone's offsets over the period (``utc_offsets``), where the
+  engine's own conversion is slow; time buckets are formatted once per output row;
+* count-only queries read the store's hourly rollup when it can answer them
+  (``rollup_cte``), plus the events it does not hold yet.
 """
 
 from __future__ import annotations

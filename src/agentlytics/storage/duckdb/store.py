@@ -2,8 +2,12 @@
 
 One connection owns the file. A single writer thread takes write requests from a queue and
 commits whatever has gathered in one transaction (group commit), so many small concurrent
-requests cost one commit; each request's future resolves only after that commit. Reads use
-their own cursors on the same connection (DuckDB's MVCC lets them run beside the writer).
+requests cost one commit; each request's future resolves only after that commit (asyncio
+futures, settled once per commit and event loop). Rows go in through DuckDB appenders. Reads
+use their own cursors on the same connection (DuckDB's MVCC lets them run beside the writer).
+
+Between commits the writer keeps the hourly rollup current (``rollup.py``); bulk loads and
+other maintenance run in the writer thread too, so every write is serialized through it.
 """
 
 from __future__ import annotations
