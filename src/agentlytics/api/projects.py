@@ -92,7 +92,10 @@ async def get_project(request: Request) -> Response:
     who = principal(request)
     svc = services(request)
     project = svc.projects.get_project(who.account, request.path_params["id"])
-    usage = await in_thread(svc.projects.usage_today, project)
+    # events since midnight in the project's zone, through the query engine like every count
+    today = svc.query.period(project, "today", None)
+    totals = await in_thread(svc.query.one, project, today, ["event_count"])
+    usage = int(totals["event_count"] or 0)
     data = project_json(project, usage_today=usage)
     data["snippet"] = snippet(base_url(request), project)
     data["project_context"] = svc.projects.context(project)

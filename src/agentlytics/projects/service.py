@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -341,19 +340,6 @@ class ProjectService:
         self._write_keys.pop(project.write_key, None)
         return project
 
-    def usage_today(self, project: Project) -> int:
-        """Events stored for the project since midnight UTC."""
-        if self.events is None:
-            return 0
-        rows = self.events.query(
-            "SELECT count(*) FROM events WHERE project_id = ? AND timestamp >= ?",
-            [
-                project.id,
-                datetime.fromtimestamp(_start_of_day_utc_ms() / 1000, UTC).replace(tzinfo=None),
-            ],
-        ).rows
-        return int(rows[0][0]) if rows else 0
-
     def save(self, project: Project) -> None:
         self.meta.update_project(project)
         self._write_keys.pop(project.write_key, None)
@@ -409,8 +395,3 @@ def _check_origins(origins: Any) -> str:
             code="INVALID_ORIGINS",
         )
     return origins.strip() or "*"
-
-
-def _start_of_day_utc_ms() -> int:
-    now = now_ms()
-    return now - now % 86_400_000
