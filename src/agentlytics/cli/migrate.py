@@ -12,8 +12,10 @@ import asyncio
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import date
 from typing import Annotated, Any
 
+import pyarrow as pa
 import typer
 from rich.progress import (
     BarColumn,
@@ -26,13 +28,16 @@ from rich.progress import (
 
 from agentlytics.cli.options import Config, DataDir, console, settings_from
 from agentlytics.cli.serve import redact
-from agentlytics.model.event import EVENT_COLUMNS, BotHit, Event, Identity
+from agentlytics.model.event import EVENT_COLUMNS, BotHit, Identity
 from agentlytics.settings import Settings
 from agentlytics.storage import registry
 from agentlytics.storage.ports import EventStore, MetaStore
 
-_TIMES = {"timestamp", "received_at"}
-_EVENT_SELECT = ", ".join(f"epoch_ms({c}) AS {c}" if c in _TIMES else c for c in EVENT_COLUMNS)
+_DAYS = "SELECT DISTINCT CAST(timestamp AS DATE) AS day FROM events ORDER BY day"
+_DAY_EVENTS = (
+    f"SELECT {', '.join(EVENT_COLUMNS)} FROM events "
+    "WHERE timestamp >= ?::DATE AND timestamp < ?::DATE + INTERVAL 1 DAY ORDER BY timestamp"
+)
 
 
 def migrate(
@@ -41,7 +46,7 @@ def migrate(
     ],
     to_meta: Annotated[str, typer.Option(help="Destination metadata store URL (postgresql://…).")],
     data_dir: DataDir = None,
-    chunk: Annotated[int, typer.Option(help="Events per insert.", min=100)] = 50_000,
+    chunk: Annotated[int, typer.Option(help="Events per insert.", min=100)] = 200_000,
     config: Config = None,
 ) -> None:
     """Copy an embedded installation (SQLite + DuckDB in --data-dir) into scale-out backends."""
@@ -100,7 +105,13 @@ def _copy_meta(source: MetaStore, dest: MetaStore) -> None:
 
 
 def _copy_events(source: EventStore, dest: EventStore, size: int) -> None:
+    from agentlytics.storage.clickhouse.store import ClickHouseEventStore
+
+    if not isinstance(dest, ClickHouseEventStore):
+        console.print("[red]error:[/red] the destination event store must be ClickHouse")
+        raise typer.Exit(2)
     total = int(source.query("SELECT count(*) FROM events").rows[0][0])
+    days = [d for (d,) in source.query(_DAYS).rows]
     progress = Progress(
         TextColumn("events"),
         BarColumn(),
@@ -110,32 +121,49 @@ def _copy_events(source: EventStore, dest: EventStore, size: int) -> None:
         TimeRemainingColumn(),
         console=console,
     )
-    sql = f"SELECT {_EVENT_SELECT} FROM events ORDER BY timestamp"
 
-    def copy(cursor: Any) -> int:
-        new = 0
+    def copy(cursor: Any) -> tuple[int, float]:
+        new = done = 0
         started = time.monotonic()
         task = progress.add_task("events", total=total, rate="")
         # one insert in flight while the next chunk is read
         with ThreadPoolExecutor(1) as pool:
-            pending: Future[list[bool]] | None = None
-            for rows in _chunks(cursor, sql, size):
-                batch = [Event(**r) for r in rows]
+            pending: Future[int] | None = None
+            for table in _event_tables(cursor, days, size):
                 if pending is not None:
-                    new += sum(pending.result())
-                pending = pool.submit(asyncio.run, dest.append(batch))
-                done = progress.tasks[0].completed + len(batch)
+                    new += pending.result()
+                pending = pool.submit(dest.load_events, table)
+                done += table.num_rows
                 rate = done / max(time.monotonic() - started, 1e-6)
                 progress.update(task, completed=done, rate=f"{rate:,.0f}/s")
             if pending is not None:
-                new += sum(pending.result())
-        return new
+                new += pending.result()
+        return new, time.monotonic() - started
 
     with progress:
-        new = int(_with_cursor(source, copy))
-    console.print(f"events: {new:,} copied, {total - new:,} were there already")
+        new, seconds = _with_cursor(source, copy)
+    console.print(
+        f"events: {new:,} copied, {total - new:,} were there already "
+        f"({seconds:,.1f} s, {total / max(seconds, 1e-6):,.0f} events/s)"
+    )
     _with_cursor(source, lambda cursor: _copy_identities(cursor, dest, size))
     _copy_bots(source, dest, size)
+
+
+def _event_tables(cursor: Any, days: list[date], size: int) -> Iterator[pa.Table]:
+    """The events as Arrow tables of about ``size`` rows, a UTC day at a time in time order
+    (each day's sort is small, and the zone maps read only that day)."""
+    batches: list[pa.RecordBatch] = []
+    rows = 0
+    for day in days:
+        for batch in cursor.sql(_DAY_EVENTS, params=[day, day]).to_arrow_reader(size):
+            batches.append(batch)
+            rows += batch.num_rows
+            if rows >= size:
+                yield pa.Table.from_batches(batches)
+                batches, rows = [], 0
+    if batches:
+        yield pa.Table.from_batches(batches)
 
 
 def _with_cursor(source: EventStore, fn: Callable[[Any], Any]) -> Any:

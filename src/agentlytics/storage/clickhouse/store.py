@@ -27,6 +27,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import clickhouse_connect
 import msgspec
 import pyarrow as pa
+import pyarrow.compute as pc
 from clickhouse_connect import common as ch_common
 from clickhouse_connect.driver.binding import quote_identifier
 
@@ -279,6 +280,33 @@ class ClickHouseEventStore:
         )
         return {(str(p), d) for p, d in result.result_rows}
 
+    def load_events(self, table: pa.Table) -> int:
+        """Bulk-load events (an Arrow table with the events' columns), leaving out those
+        already stored: for ``agentlytics migrate``. It runs on the caller's thread with its
+        own client, beside the writer, and skips the writer's in-memory dedupe. Returns the
+        rows inserted."""
+        table = table.select(list(_EVENT_SCHEMA.names)).cast(_EVENT_SCHEMA)
+        stored = self._stored_keys(table)
+        if stored:
+            keys = _key_column(table["project_id"], table["event_id"])
+            table = table.filter(pc.invert(pc.is_in(keys, value_set=pa.array(stored))))
+        if table.num_rows:
+            self._client().insert_arrow("events", table, settings=INSERT_SETTINGS)
+        return int(table.num_rows)
+
+    def _stored_keys(self, table: pa.Table) -> list[str]:
+        """The ``_key_column`` of every stored event on the (project, UTC day)s of ``table``."""
+        if not table.num_rows:
+            return []
+        days = pc.unique(pc.cast(table["timestamp"], pa.date32())).to_pylist()
+        projects = pc.unique(table["project_id"]).to_pylist()
+        result = self._client().query(
+            "SELECT project_id, event_id FROM events "
+            "WHERE project_id IN {p:Array(String)} AND toDate(timestamp) IN {d:Array(Date)}",
+            parameters={"p": projects, "d": days},
+        )
+        return [f"{p}{_KEY_SEP}{i}" for p, i in result.result_rows]
+
     def _warm_dedupe(self, days: int, capacity: int) -> None:
         # by event time, which the sorting key prunes; the key lookup covers the rest
         since = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=days)
@@ -338,6 +366,14 @@ def _events_table(events: Sequence[Event]) -> pa.Table:
     columns = zip(*(msgspec.structs.astuple(e) for e in events), strict=True)
     arrays = [pa.array(c, type=f.type) for c, f in zip(columns, _EVENT_SCHEMA, strict=True)]
     return pa.Table.from_arrays(arrays, schema=_EVENT_SCHEMA)
+
+
+_KEY_SEP = "\x1f"
+
+
+def _key_column(projects: pa.ChunkedArray, ids: pa.ChunkedArray) -> pa.ChunkedArray:
+    """One string per event that names it: project id and event id."""
+    return pc.binary_join_element_wise(projects, ids, _KEY_SEP)
 
 
 def _bots_table(bots: Sequence[BotHit]) -> pa.Table:
