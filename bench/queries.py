@@ -3,6 +3,13 @@
     .venv/bin/python -m bench.datagen --events 10_000_000 --data-dir /tmp/agentlytics-10m
     .venv/bin/python -m bench.queries --data-dir /tmp/agentlytics-10m [--runs 5] [--json out.json]
 
+Scale-out (ClickHouse events, PostgreSQL metadata), e.g. after ``agentlytics migrate``:
+
+    .venv/bin/python -m bench.queries --data-dir /tmp/bench-ch \
+        --events 'chdb:///tmp/ch-10m?database=agentlytics' \
+        --meta postgresql://postgres@127.0.0.1:5432/agentlytics_bench \
+        --compare duckdb.json --json clickhouse.json
+
 Three phases, each bounded (``--runs`` timed runs after one warm-up, a per-request timeout):
 
 1. HTTP: a real ``agentlytics serve`` on the data dir (loopback); each read endpoint that
@@ -10,8 +17,14 @@ Three phases, each bounded (``--runs`` timed runs after one warm-up, a per-reque
    Endpoints that answer 404 (not implemented yet) are reported as skipped.
 2. Capture: the same requests through the same app in-process, recording every SQL
    statement (with its parameters) the query engine sends to the store.
-3. Direct: those statements run on a plain DuckDB connection to the same file, in order,
-   with nothing of ours around them; the median of their summed wall time.
+3. Direct: those statements run on a plain DuckDB connection to the same file (with
+   ``--events``: a plain clickhouse-connect client to the same ClickHouse, ``?`` bound as
+   ClickHouse query parameters), in order, with nothing of ours around them; the median of
+   their summed wall time. chDB admits one process per directory, so the server has stopped
+   by then and capture and direct run in this process, one after the other.
+
+``--compare`` takes the ``--json`` of an earlier run (the DuckDB one) and adds the ratio of
+this run's HTTP and direct medians to it, endpoint for endpoint.
 
 ``http / direct`` is then our overhead: HTTP, parsing, several statements where one might
 do, Python-side shaping of the answer.
@@ -38,7 +51,7 @@ from agentlytics.app import build_services, create_app
 from agentlytics.settings import load_settings
 from bench._server import BENCH_KEY, running_server
 
-console = Console(width=120)
+console = Console(width=160)
 
 
 @dataclass(frozen=True)
@@ -137,11 +150,20 @@ def timed(fn: Callable[[], Any], runs: int) -> tuple[float, Any]:
     return statistics.median(samples), first
 
 
+def scale_out_env(args: argparse.Namespace) -> dict[str, str]:
+    """The server's store URLs as environment variables (none: the embedded stores)."""
+    urls = {"events": args.events, "meta": args.meta, "coord": args.coord}
+    return {f"AGENTLYTICS_{k.upper()}": v for k, v in urls.items() if v}
+
+
 def http_phase(args: argparse.Namespace, todo: list[Call]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     with (
         running_server(
-            args.data_dir, log=args.data_dir / "bench-server.log", src=args.src
+            args.data_dir,
+            log=args.data_dir / "bench-server.log",
+            src=args.src,
+            env=scale_out_env(args),
         ) as server,
         server.client(timeout=args.timeout) as client,
     ):
@@ -177,8 +199,9 @@ class Recorder:
 
 
 def capture_phase(args: argparse.Namespace, todo: list[Call]) -> dict[str, list[Any]]:
+    urls = {k: v for k, v in (("events", args.events), ("meta", args.meta)) if v}
     settings = load_settings(
-        {"data_dir": str(args.data_dir), "api_key": BENCH_KEY, "log_level": "warning"},
+        {"data_dir": str(args.data_dir), "api_key": BENCH_KEY, "log_level": "warning", **urls},
         environ={},
     )
     services = build_services(settings)
@@ -211,23 +234,63 @@ def capture_phase(args: argparse.Namespace, todo: list[Call]) -> dict[str, list[
 def direct_phase(
     args: argparse.Namespace, captured: dict[str, list[Any]]
 ) -> dict[str, dict[str, Any]]:
+    if args.events:
+        return clickhouse_direct(args, captured)
     con = duckdb.connect(str(args.data_dir / "events.duckdb"), read_only=True)
     con.execute("SET preserve_insertion_order = false")  # as the server's store sets it
-    out: dict[str, dict[str, Any]] = {}
     try:
-        for name, statements in captured.items():
-            if not statements:
-                continue
-
-            def run(statements: list[Any] = statements) -> None:
-                for sql, params in statements:
-                    con.execute(sql, params).fetchall()
-
-            median, _ = timed(run, args.runs)
-            out[name] = {"direct_ms": round(median, 1), "statements": len(statements)}
-            console.print(f"  duckdb {name}: {median:.1f} ms ({len(statements)} statements)")
+        return run_direct(
+            captured, args.runs, "duckdb", lambda sql, params: con.execute(sql, params).fetchall()
+        )
     finally:
         con.close()
+
+
+def clickhouse_direct(
+    args: argparse.Namespace, captured: dict[str, list[Any]]
+) -> dict[str, dict[str, Any]]:
+    """The captured statements on a plain clickhouse-connect client, with the settings every
+    client of the store has (UTC session time zone)."""
+    import clickhouse_connect
+
+    from agentlytics.storage.clickhouse.params import bind
+    from agentlytics.storage.clickhouse.store import CLIENT_SETTINGS, connection_args
+
+    dsn, database = connection_args(args.events)
+    client = clickhouse_connect.get_client(dsn=dsn, database=database, settings=CLIENT_SETTINGS)
+
+    def run(sql: str, params: list[Any]) -> None:
+        statement, values = bind(sql, params)
+        client.query(statement, parameters=values or None)
+
+    try:
+        return run_direct(captured, args.runs, "clickhouse", run)
+    finally:
+        client.close()
+
+
+def run_direct(
+    captured: dict[str, list[Any]],
+    runs: int,
+    engine: str,
+    execute: Callable[[str, list[Any]], Any],
+) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for name, statements in captured.items():
+        if not statements:
+            continue
+
+        def run(statements: list[Any] = statements) -> None:
+            for sql, params in statements:
+                execute(sql, params)
+
+        try:
+            median, _ = timed(run, runs)
+        except Exception as exc:  # reported; the other calls still run
+            console.print(f"  [red]{engine} failed[/red] {name}: {exc!r}"[:300])
+            continue
+        out[name] = {"direct_ms": round(median, 1), "statements": len(statements)}
+        console.print(f"  {engine} {name}: {median:.1f} ms ({len(statements)} statements)")
     return out
 
 
@@ -240,8 +303,16 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated substrings of call names")
     parser.add_argument("--skip-direct", action="store_true")
     parser.add_argument("--src", type=Path, help="run the server from this src/ tree (A/B)")
+    parser.add_argument("--events", help="event store URL (clickhouse://…, chdb:///dir…)")
+    parser.add_argument("--meta", help="metadata store URL (postgresql://…)")
+    parser.add_argument("--coord", help="coordinator URL (redis://…)")
+    parser.add_argument("--compare", type=Path, help="the --json of a run to set beside this one")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    engine = "ClickHouse" if args.events else "DuckDB"
+    baseline: dict[str, dict[str, Any]] = {}
+    if args.compare:
+        baseline = json.loads(args.compare.read_text())["results"]
 
     todo = calls(args.project)
     if args.only:
@@ -253,17 +324,33 @@ def main() -> None:
         live = [c for c in todo if results.get(c.name, {}).get("status") not in (404, None)]
         console.print("[bold]capturing SQL[/bold]")
         captured = capture_phase(args, live)
-        console.print("[bold]direct DuckDB[/bold]")
+        console.print(f"[bold]direct {engine}[/bold]")
         for name, row in direct_phase(args, captured).items():
             results[name].update(row)
+    for name, r in results.items():
+        base = baseline.get(name, {})
+        for key in ("http_ms", "direct_ms"):
+            if r.get(key) and base.get(key):
+                r[f"{key}_ratio"] = round(r[key] / base[key], 2)
 
-    table = Table(title=f"read endpoints over {args.data_dir} (median ms)")
-    for col in ("endpoint", "HTTP", "DuckDB direct", "HTTP/direct", "SQL stmts", "goal", "ok"):
+    table = Table(title=f"read endpoints over {args.events or args.data_dir} (median ms)")
+    columns = ["endpoint", "HTTP", f"{engine} direct", "HTTP/direct", "SQL stmts", "goal", "ok"]
+    if baseline:
+        columns[1:1] = ["base HTTP", "base direct"]
+        columns += ["HTTP / base", "direct / base"]
+    for col in columns:
         table.add_column(col, justify="right")
     for call in todo:
         r = results.get(call.name, {})
+        base = baseline.get(call.name, {})
+        before = [str(base.get("http_ms", "")), str(base.get("direct_ms", ""))] if baseline else []
         if r.get("status") == 404:
-            table.add_row(call.name, "404 (not implemented)", "", "", "", "", "")
+            table.add_row(
+                call.name,
+                *before,
+                "404 (not implemented)",
+                *[""] * (len(columns) - 2 - len(before)),
+            )
             continue
         http_ms, direct_ms = r.get("http_ms"), r.get("direct_ms")
         ratio = f"{http_ms / direct_ms:.2f}x" if http_ms and direct_ms else ""
@@ -273,18 +360,17 @@ def main() -> None:
             ok = "[green]yes[/green]" if http_ms <= call.goal_ms else "[red]no[/red]"
         if r.get("status", 200) >= 400:
             ok = f"[red]{r['status']}[/red]"
-        table.add_row(
-            call.name,
-            str(http_ms),
-            str(direct_ms or ""),
-            ratio,
-            str(r.get("statements", "")),
-            goal,
-            ok,
-        )
+        cells = [call.name, *before, str(http_ms), str(direct_ms or ""), ratio]
+        cells += [str(r.get("statements", "")), goal, ok]
+        if baseline:
+            cells += [
+                f"{r[k]:.2f}x" if k in r else "" for k in ("http_ms_ratio", "direct_ms_ratio")
+            ]
+        table.add_row(*cells)
     console.print(table)
     if args.json:
-        args.json.write_text(json.dumps({"runs": args.runs, "results": results}, indent=2))
+        out = {"runs": args.runs, "engine": engine, "results": results}
+        args.json.write_text(json.dumps(out, indent=2))
 
 
 if __name__ == "__main__":
