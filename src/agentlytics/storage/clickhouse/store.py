@@ -1,25 +1,21 @@
 """EventStore on ClickHouse through clickhouse-connect (a server over HTTP(S), or chDB in-process).
 
-Writes mirror the DuckDB store: one writer thread gathers concurrent requests and commits them
-in one insert per table (group commit); a request's future resolves only after ClickHouse
-answered the insert. Retried events are caught three ways, cheapest first: the in-memory
-:class:`RecentIds` of this process (warmed at start-up), a primary-key lookup of the group's
-new ids (catches a retry that reached another worker), and the ``ReplacingMergeTree`` sorting
-key, which collapses what slipped through a race between two workers.
+Writes go through the shared group-commit writer (``storage/writer.py``): one writer thread
+gathers concurrent requests and commits them in one insert per table; a request's future
+resolves only after ClickHouse answered the insert. Retried events are caught three ways,
+cheapest first: the in-memory :class:`RecentIds` of this process (warmed at start-up), a
+primary-key lookup of the group's new ids (catches a retry that reached another worker), and
+the ``ReplacingMergeTree`` sorting key, which collapses what slipped through a race between
+two workers.
 
 Reads use one client per thread, so readers run beside the writer.
 """
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import logging
-import queue
 import threading
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -36,10 +32,10 @@ from agentlytics.storage.clickhouse.params import bind
 from agentlytics.storage.clickhouse.schema import apply_retention, migrate
 from agentlytics.storage.dedupe import RecentIds, id_key
 from agentlytics.storage.ports import Rows
+from agentlytics.storage.writer import GroupWriter, Outcome, Write, mark_new
 
 log = logging.getLogger(__name__)
 
-_MAX_GROUP = 20_000  # events per commit at most
 _LOOKUP_CHUNK = 5_000  # ids per primary-key lookup
 # from this many new events on (bulk loads), first ask which of their days hold events at all
 _RANGE_CHECK_MIN = 1_000
@@ -102,14 +98,6 @@ def connection_args(url: str) -> tuple[str, str]:
     return urlunsplit(parts._replace(scheme=scheme, path="")), database
 
 
-@dataclass
-class _Write:
-    events: Sequence[Event] = ()
-    bots: Sequence[BotHit] = ()
-    identities: Sequence[Identity] = ()
-    future: concurrent.futures.Future[list[bool]] = field(default_factory=concurrent.futures.Future)
-
-
 class ClickHouseEventStore:
     dialect = "clickhouse"
 
@@ -133,13 +121,11 @@ class ClickHouseEventStore:
         self.schema_version = migrate(setup)
         apply_retention(setup, retention_days)
         self._writer_client = setup
-        self._group_commit_s = group_commit_ms / 1000
         self._seen = RecentIds(dedupe_capacity)
         self._warm_dedupe(dedupe_window_days, dedupe_capacity)
-        self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
-        self._closed = False
-        self._thread = threading.Thread(target=self._run, name="clickhouse-writer", daemon=True)
-        self._thread.start()
+        self._writer = GroupWriter(
+            self._commit, name="clickhouse-writer", group_commit_ms=group_commit_ms
+        )
 
     def _new_client(self, database: str | None) -> Any:
         client = clickhouse_connect.get_client(
@@ -159,67 +145,20 @@ class ClickHouseEventStore:
     # -- writes ---------------------------------------------------------------------------
 
     async def append(self, events: Sequence[Event], bots: Sequence[BotHit] = ()) -> list[bool]:
-        return await self._submit(_Write(events=events, bots=bots))
+        return await self._writer.submit(Write(events=events, bots=bots))
 
     async def add_identity(self, identity: Identity) -> None:
-        await self._submit(_Write(identities=[identity]))
+        await self._writer.submit(Write(identities=[identity]))
 
     async def flush(self) -> None:
-        await self._submit(_Write())
-
-    async def _submit(self, write: _Write) -> list[bool]:
-        if self._closed:
-            raise RuntimeError("event store is closed")
-        self._queue.put(write)
-        return await asyncio.wrap_future(write.future)
+        await self._writer.submit(Write())
 
     def append_sync(self, events: Sequence[Event]) -> list[bool]:
         """Blocking append, for bulk loaders and tools outside the event loop."""
-        if self._closed:
-            raise RuntimeError("event store is closed")
-        write = _Write(events=events)
-        self._queue.put(write)
-        return write.future.result()
+        return self._writer.submit_sync(Write(events=events))
 
-    def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            group = [first]
-            count = len(first.events)
-            deadline = time.monotonic() + self._group_commit_s
-            while count < _MAX_GROUP:
-                try:
-                    timeout = deadline - time.monotonic()
-                    item = (
-                        self._queue.get_nowait()
-                        if timeout <= 0
-                        else self._queue.get(timeout=timeout)
-                    )
-                except queue.Empty:
-                    break
-                if item is None:
-                    self._commit(group)
-                    return
-                group.append(item)
-                count += len(item.events)
-            self._commit(group)
-
-    def _commit(self, group: list[_Write]) -> None:
-        results: list[list[bool]] = []
-        candidates: list[tuple[list[bool], int, Event]] = []
-        added: list[int] = []
-        for write in group:
-            flags: list[bool] = []
-            for event in write.events:
-                key = id_key(event.project_id, event.event_id)
-                new = self._seen.add(key)
-                if new:
-                    candidates.append((flags, len(flags), event))
-                    added.append(key)
-                flags.append(new)
-            results.append(flags)
+    def _commit(self, group: list[Write]) -> list[Outcome]:
+        results, candidates, added = mark_new(group, self._seen)
         try:
             stored = self._stored_ids([e for _, _, e in candidates])
             fresh = []
@@ -241,11 +180,8 @@ class ClickHouseEventStore:
             log.exception("insert failed")
             for key in added:
                 self._seen.discard(key)
-            for write in group:
-                write.future.set_exception(exc)
-            return
-        for write, flags in zip(group, results, strict=True):
-            write.future.set_result(flags)
+            return [exc] * len(group)
+        return list(results)
 
     def _stored_ids(self, events: Sequence[Event]) -> set[tuple[str, str]]:
         """Which of these events are already stored (under the table's dedupe key)."""
@@ -336,11 +272,9 @@ class ClickHouseEventStore:
         )
 
     def close(self) -> None:
-        if self._closed:
+        if self._writer.closed:
             return
-        self._closed = True
-        self._queue.put(None)
-        self._thread.join()
+        self._writer.close()
         with self._clients_lock:
             clients, self._clients = self._clients, []
         for client in clients:

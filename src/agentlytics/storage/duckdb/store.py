@@ -1,10 +1,9 @@
 """EventStore on DuckDB.
 
-One connection owns the file. A single writer thread takes write requests from a queue and
-commits whatever has gathered in one transaction (group commit), so many small concurrent
-requests cost one commit; each request's future resolves only after that commit (asyncio
-futures, settled once per commit and event loop). Rows go in through DuckDB appenders. Reads
-use their own cursors on the same connection (DuckDB's MVCC lets them run beside the writer).
+One connection owns the file. The shared group-commit writer (``storage/writer.py``) commits
+whatever has gathered in one transaction, so many small concurrent requests cost one commit;
+each request's future resolves only after that commit. Reads use their own cursors on the
+same connection (DuckDB's MVCC lets them run beside the writer).
 
 Between commits the writer keeps the hourly rollup current (``rollup.py``); bulk loads and
 other maintenance run in the writer thread too, so every write is serialized through it.
@@ -12,15 +11,10 @@ other maintenance run in the writer thread too, so every write is serialized thr
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import contextlib
 import logging
-import queue
-import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,11 +28,11 @@ from agentlytics.storage.dedupe import RecentIds, id_key
 from agentlytics.storage.duckdb import rollup
 from agentlytics.storage.duckdb.schema import migrate
 from agentlytics.storage.ports import Rows
+from agentlytics.storage.writer import GroupWriter, Outcome, Write, mark_new
 
 log = logging.getLogger(__name__)
 
 _TS_COLUMNS = {"timestamp", "received_at"}
-_MAX_GROUP = 20_000  # events per commit at most
 _MAINTAIN_EVERY_S = 30.0  # rollup upkeep at least this often
 
 
@@ -56,50 +50,6 @@ def _arrow_type(column: str) -> pa.DataType:
 EVENT_SCHEMA = pa.schema([(c, _arrow_type(c)) for c in EVENT_COLUMNS])
 _EPOCH = datetime(1970, 1, 1)
 _MS = timedelta(milliseconds=1)
-
-
-@dataclass(slots=True)
-class _Write:
-    events: Sequence[Event] = ()
-    bots: Sequence[BotHit] = ()
-    identities: Sequence[Identity] = ()
-    #: the event loop awaiting ``future`` (an asyncio future); None for a blocking caller,
-    #: whose ``future`` is a concurrent.futures.Future
-    loop: asyncio.AbstractEventLoop | None = None
-    future: Any = None
-    #: work to run in the writer thread before this group commits (maintenance)
-    call: Callable[[], None] | None = None
-
-
-_Outcome = list[bool] | BaseException
-
-
-def _settle(items: list[tuple[asyncio.Future[list[bool]], _Outcome]]) -> None:
-    """Resolve one commit's futures of one event loop, on that loop (one wake-up per group)."""
-    for future, outcome in items:
-        if future.done():  # the request was cancelled while its events were committed
-            continue
-        if isinstance(outcome, BaseException):
-            future.set_exception(outcome)
-        else:
-            future.set_result(outcome)
-
-
-def _resolve(group: list[_Write], outcomes: Sequence[_Outcome]) -> None:
-    """Hand each write its outcome: blocking callers directly, each event loop in one call."""
-    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[list[bool]], _Outcome]]]
-    by_loop = {}
-    for write, outcome in zip(group, outcomes, strict=True):
-        if write.loop is None:
-            if isinstance(outcome, BaseException):
-                write.future.set_exception(outcome)
-            else:
-                write.future.set_result(outcome)
-        else:
-            by_loop.setdefault(write.loop, []).append((write.future, outcome))
-    for loop, items in by_loop.items():
-        with contextlib.suppress(RuntimeError):  # that loop has closed: nobody is waiting
-            loop.call_soon_threadsafe(_settle, items)
 
 
 class DuckDBEventStore:
@@ -133,72 +83,30 @@ class DuckDBEventStore:
         self._watermark = rollup.watermark(self._con)
         self._maintained = 0.0
         self._behind = rollups
-        self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
-        self._closed = False
-        self._thread = threading.Thread(target=self._run, name="duckdb-writer", daemon=True)
-        self._thread.start()
+        self._writer = GroupWriter(
+            self._commit,
+            name="duckdb-writer",
+            group_commit_ms=group_commit_ms,
+            # while the rollup is behind, idle moments go to catching it up
+            upkeep=self._maintain,
+            upkeep_wait=lambda: 0.01 if self._behind else _MAINTAIN_EVERY_S,
+            upkeep_every_s=_MAINTAIN_EVERY_S,
+        )
 
     # -- writes ---------------------------------------------------------------------------
 
     async def append(self, events: Sequence[Event], bots: Sequence[BotHit] = ()) -> list[bool]:
-        return await self._submit(_Write(events=events, bots=bots))
+        return await self._writer.submit(Write(events=events, bots=bots))
 
     async def add_identity(self, identity: Identity) -> None:
-        await self._submit(_Write(identities=[identity]))
+        await self._writer.submit(Write(identities=[identity]))
 
     async def flush(self) -> None:
-        await self._submit(_Write())
-
-    async def _submit(self, write: _Write) -> list[bool]:
-        if self._closed:
-            raise RuntimeError("event store is closed")
-        # An asyncio future, settled in bulk by the writer with one call_soon_threadsafe per
-        # commit: far cheaper per request than wrapping a concurrent.futures.Future.
-        write.loop = asyncio.get_running_loop()
-        write.future = write.loop.create_future()
-        self._queue.put(write)
-        result: list[bool] = await write.future
-        return result
+        await self._writer.submit(Write())
 
     def append_sync(self, events: Sequence[Event]) -> list[bool]:
         """Blocking append, for bulk loaders and tools outside the event loop."""
-        write = _Write(events=events, future=concurrent.futures.Future())
-        self._queue.put(write)
-        result: list[bool] = write.future.result()
-        return result
-
-    def _run(self) -> None:
-        while True:
-            try:
-                # while the rollup is behind, idle moments go to catching it up
-                first = self._queue.get(timeout=0.01 if self._behind else _MAINTAIN_EVERY_S)
-            except queue.Empty:
-                self._maintain()
-                continue
-            if first is None:
-                return
-            group = [first]
-            count = len(first.events)
-            deadline = time.monotonic() + self._group_commit_s
-            while count < _MAX_GROUP:
-                try:
-                    timeout = deadline - time.monotonic()
-                    item = (
-                        self._queue.get_nowait()
-                        if timeout <= 0
-                        else self._queue.get(timeout=timeout)
-                    )
-                except queue.Empty:
-                    break
-                if item is None:
-                    self._commit(group)
-                    return
-                group.append(item)
-                count += len(item.events)
-            self._commit(group)
-            # between commits: when nothing waits, or at least every so often under load
-            if self._queue.empty() or time.monotonic() - self._maintained > _MAINTAIN_EVERY_S:
-                self._maintain()
+        return self._writer.submit_sync(Write(events=events))
 
     def _maintain(self, until: datetime | None = None) -> None:
         """One step of rollup upkeep (writer thread only; a failure is logged, not raised)."""
@@ -228,37 +136,21 @@ class DuckDBEventStore:
         self._call(steps)
         return self._watermark
 
-    def _commit(self, group: list[_Write]) -> None:
-        results: list[_Outcome] = []
-        fresh: list[Event] = []
-        added: list[int] = []
-        seen = self._seen
-        for write in group:
-            flags = []
-            for event in write.events:
-                key = id_key(event.project_id, event.event_id)
-                new = seen.add(key)
-                flags.append(new)
-                if new:
-                    fresh.append(event)
-                    added.append(key)
-            results.append(flags)
+    def _commit(self, group: list[Write]) -> list[Outcome]:
+        results, candidates, added = mark_new(group, self._seen)
+        fresh = [event for _, _, event in candidates]
         bots = [b for w in group for b in w.bots]
         identities = [i for w in group for i in w.identities]
-        for write in group:
-            if write.call is not None:
-                write.call()
         try:
             self._write(fresh, bots, identities)
         except Exception as exc:
             log.exception("commit failed")
             for key in added:
-                seen.discard(key)
-            results = [exc] * len(group)
-        else:
-            if identities:
-                self.identity_version += 1
-        _resolve(group, results)
+                self._seen.discard(key)
+            return [exc] * len(group)
+        if identities:
+            self.identity_version += 1
+        return list(results)
 
     def _write(self, fresh: list[Event], bots: list[BotHit], identities: list[Identity]) -> None:
         """Commit one group in one transaction.
@@ -343,17 +235,7 @@ class DuckDBEventStore:
 
     def _call(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` in the writer thread (serialized with commits and upkeep); wait for it."""
-        done: concurrent.futures.Future[None] = concurrent.futures.Future()
-
-        def run() -> None:
-            try:
-                fn()
-                done.set_result(None)
-            except Exception as exc:
-                done.set_exception(exc)
-
-        self._queue.put(_Write(call=run, future=concurrent.futures.Future()))
-        done.result()
+        self._writer.call(fn)
 
     def _warm_dedupe(self, days: int, capacity: int) -> None:
         since = int(time.time() * 1000) - days * 86_400_000
@@ -396,11 +278,9 @@ class DuckDBEventStore:
         )
 
     def close(self) -> None:
-        if self._closed:
+        if self._writer.closed:
             return
-        self._closed = True
-        self._queue.put(None)
-        self._thread.join()
+        self._writer.close()
         try:
             self._con.execute("CHECKPOINT")
         finally:
