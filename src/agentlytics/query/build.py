@@ -48,6 +48,8 @@ class Scope:
     identities: bool = True
     #: the events columns the store's hourly rollup counts; None: no rollup to read
     rollup_dims: frozenset[str] | None = None
+    #: the store keeps session fragments (``query/fragments.py``) that queries may read
+    session_fragments: bool = False
 
     def param(self, value: Any) -> str:
         self.params.append(value)

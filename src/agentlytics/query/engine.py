@@ -11,6 +11,7 @@ from typing import Any
 from agentlytics.model.project import Project
 from agentlytics.query.build import Scope, build
 from agentlytics.query.dialect import Dialect, dialect_for
+from agentlytics.query.fragments import session_totals_sql
 from agentlytics.query.model import Filter, QuerySpec, check_spec
 from agentlytics.query.period import Period, parse_period
 from agentlytics.storage.ports import EventStore
@@ -52,6 +53,7 @@ class QueryEngine:
             filters or [],
             identities=self.has_identities(project.id),
             rollup_dims=getattr(self.store, "rollup_dims", None) if self.rollups else None,
+            session_fragments=self.rollups and getattr(self.store, "session_fragments", False),
         )
 
     def has_identities(self, project_id: str) -> bool:
@@ -98,7 +100,8 @@ class QueryEngine:
             tz = spec.timezone or project.timezone
             period = parse_period(spec.date_from, spec.date_to, tz)
         scope = self.scope(project, period, list(spec.filters))
-        raw = self.fetch(scope, build(scope, spec, where=where))
+        sql = None if where else session_totals_sql(scope, spec)
+        raw = self.fetch(scope, sql or build(scope, spec, where=where))
         truncated = len(raw) > spec.limit
         rows = []
         for row in raw[: spec.limit]:

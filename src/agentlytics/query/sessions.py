@@ -25,6 +25,7 @@ from agentlytics.model.project import Project
 from agentlytics.query.build import Scope
 from agentlytics.query.dialect import Dialect
 from agentlytics.query.engine import QueryEngine
+from agentlytics.query.fragments import fragments_cte, session_rows
 from agentlytics.query.model import Filter
 from agentlytics.query.period import Period
 
@@ -69,6 +70,9 @@ def session_rows_cte(F: Dialect) -> str:
 
 
 def _with_sessions(scope: Scope) -> str:
+    fragments = fragments_cte(scope)
+    if fragments is not None:
+        return f"WITH {fragments},\n{session_rows(scope)}\n"
     return f"WITH {scope.base_cte(sessions=True)},\n{session_rows_cte(scope.dialect)}\n"
 
 

@@ -15,17 +15,27 @@ failed MCP calls, for exactly the events whose ``received_at`` is before the wat
   read in one snapshot (``query/build.py``).
 
 Distinct users are not here: they do not add up across hours (docs/performance.md).
+
+``session_hourly`` holds session fragments behind a watermark of its own (``SESSIONS``, equal
+to the rollup's once caught up): per project x UTC hour x ``session_id`` x raw user id
+(``coalesce(user_id, anonymous_id)``, resolved through the identity map when read), the
+first and last event, the events, page views and non-passive events, and the first and last
+page view's time and path. Fragments merge by min / max / sum / arg_min / arg_max, so the
+sessions of any whole hours are their fragments merged by ``session_id`` (``query/build.py``),
+and the raw user ids of those hours are exactly the fragments' ``uid``.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import duckdb
 
-from agentlytics.model.event import MCP_CALL, Event
+from agentlytics.model.event import MCP_CALL, PAGE_VIEW, PASSIVE_EVENTS, Event
 
 #: the events columns counted one by one (their values are the rollup's ``value``)
 DIMENSIONS: tuple[str, ...] = (
@@ -49,12 +59,16 @@ DIMENSIONS: tuple[str, ...] = (
     "client",
 )
 STATE = "rollup_hourly"
+SESSIONS = "session_hourly"
 #: events are counted once their ``received_at`` is at least this old: a request still in
 #: flight when the watermark moves lands as a late event, which is correct but slower
 LAG = timedelta(minutes=2)
+log = logging.getLogger(__name__)
 _HOUR = timedelta(hours=1)
 _EPOCH = datetime(1970, 1, 1)
 _FAILED = f"name = '{MCP_CALL}' AND success = false"
+_PASSIVE = ", ".join(f"'{name}'" for name in sorted(PASSIVE_EVENTS))
+_PAGE = f"name = '{PAGE_VIEW}' AND path IS NOT NULL AND path <> ''"
 
 
 def aggregate_sql(source: str, where: str) -> str:
@@ -68,6 +82,69 @@ def aggregate_sql(source: str, where: str) -> str:
         for dim in ("", *DIMENSIONS)
     ]
     return "INSERT INTO rollup_hourly\n" + "\nUNION ALL\n".join(parts)
+
+
+def session_sql(source: str, where: str) -> str:
+    """``INSERT`` the session fragments of the rows of ``source`` matching ``where``.
+
+    Events without a ``session_id`` get a fragment per (raw user, millisecond) with a NULL
+    ``sid``: readers apply the inactivity rule to those rows as they would to the events.
+    """
+    return (
+        "INSERT INTO session_hourly\n"
+        "SELECT project_id, date_trunc('hour', timestamp) AS hour, session_id, "
+        "coalesce(user_id, anonymous_id) AS uid,\n"
+        "  min(timestamp), max(timestamp), count(*), "
+        f"count(*) FILTER (WHERE name = '{PAGE_VIEW}'),\n"
+        f"  count(*) FILTER (WHERE name NOT IN ({_PASSIVE})),\n"
+        f"  min(timestamp) FILTER (WHERE {_PAGE}),\n"
+        f"  arg_min(path, timestamp) FILTER (WHERE {_PAGE}),\n"
+        f"  max(timestamp) FILTER (WHERE {_PAGE}),\n"
+        f"  arg_max(path, timestamp) FILTER (WHERE {_PAGE}),\n"
+        "  session_id IS NOT NULL AS whole\n"
+        f"FROM {source} WHERE {where}\n"
+        "GROUP BY project_id, hour, session_id, uid, "
+        "CASE WHEN session_id IS NULL THEN timestamp END"
+    )
+
+
+_NEW_SIDS = "SELECT DISTINCT session_id AS sid FROM events WHERE session_id IS NOT NULL AND {where}"
+
+#: after new fragments of the sessions ``{sids}`` (a query of (project_id, sid)) went in:
+#: those sessions now in several rows are no longer ``whole``
+MARK_SPLIT = """
+UPDATE session_hourly AS t SET whole = false
+FROM (
+    SELECT project_id, sid FROM session_hourly
+    WHERE sid IN (SELECT sid FROM ({sids}) AS n) GROUP BY project_id, sid HAVING count(*) > 1
+) AS m
+WHERE t.whole AND t.project_id = m.project_id AND t.sid = m.sid
+"""
+
+
+def mark_split(con: duckdb.DuckDBPyConnection, sids: str, params: Sequence[Any]) -> None:
+    con.execute(MARK_SPLIT.format(sids=sids), list(params))
+
+
+def session_rows_for(events: Sequence[Event]) -> list[tuple[Any, ...]]:
+    """The session fragments of some events, as ``session_sql`` would build them."""
+    frags: dict[tuple[Any, ...], list[Any]] = {}
+    for e in sorted(events, key=lambda e: e.timestamp):
+        at = _EPOCH + timedelta(milliseconds=e.timestamp)
+        uid = e.user_id if e.user_id is not None else e.anonymous_id
+        key = (e.project_id, floor_hour(at), e.session_id, uid, e.session_id is None and at)
+        f = frags.get(key)
+        if f is None:
+            f = frags[key] = [at, at, 0, 0, 0, None, None, None, None, e.session_id is not None]
+        f[0], f[1] = min(f[0], at), max(f[1], at)
+        f[2] += 1
+        f[3] += e.name == PAGE_VIEW
+        f[4] += e.name not in PASSIVE_EVENTS
+        if e.name == PAGE_VIEW and e.path:
+            if f[5] is None:  # in time order: the first page view is the entry
+                f[5], f[6] = at, e.path
+            f[7], f[8] = at, e.path
+    return [(*key[:4], *f) for key, f in frags.items()]
 
 
 def rows_for(events: Sequence[Event]) -> list[tuple[Any, ...]]:
@@ -88,9 +165,46 @@ def floor_hour(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
 
-def watermark(con: duckdb.DuckDBPyConnection) -> datetime:
-    [(mark,)] = con.execute("SELECT watermark FROM rollup_state WHERE name = ?", [STATE]).fetchall()
+def watermark(con: duckdb.DuckDBPyConnection, name: str = STATE) -> datetime:
+    [(mark,)] = con.execute("SELECT watermark FROM rollup_state WHERE name = ?", [name]).fetchall()
     return mark  # type: ignore[no-any-return]
+
+
+def catch_up_sessions(
+    con: duckdb.DuckDBPyConnection, until: datetime, step: timedelta = timedelta(days=7)
+) -> datetime:
+    """Build the session fragments of every event received before ``until`` (the rollup's
+    watermark) that ``session_hourly`` lacks, a week of ``received_at`` per transaction,
+    logging progress; returns the fragments' watermark (``until``)."""
+    current = watermark(con, SESSIONS)
+    if current >= until:
+        return current
+    [(first,)] = con.execute(
+        "SELECT min(received_at) FROM events WHERE received_at >= ? AND received_at < ?",
+        [current, until],
+    ).fetchall()
+    low = current if first is None else max(current, floor_hour(first))
+    if first is not None:
+        log.warning("building session fragments for events received %s to %s", low, until)
+    started = time.monotonic()
+    while True:
+        high = until if first is None else min(low + step, until)
+        con.execute("BEGIN")
+        try:
+            if first is not None:
+                where = "received_at >= ? AND received_at < ?"
+                con.execute(session_sql("events", where), [current, high])
+                mark_split(con, _NEW_SIDS.format(where=where), [current, high])
+            con.execute("UPDATE rollup_state SET watermark = ? WHERE name = ?", [high, SESSIONS])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        if first is not None:
+            log.warning("session fragments: up to %s (%.1f s)", high, time.monotonic() - started)
+        current = low = high
+        if high >= until:
+            return high
 
 
 def advance(con: duckdb.DuckDBPyConnection, until: datetime, current: datetime) -> datetime:
@@ -111,11 +225,13 @@ def advance(con: duckdb.DuckDBPyConnection, until: datetime, current: datetime) 
     con.execute("BEGIN")
     try:
         if first is not None and first < high:
-            con.execute(
-                aggregate_sql("events", "received_at >= ? AND received_at < ?"),
-                [current, high] * (len(DIMENSIONS) + 1),
-            )
-        con.execute("UPDATE rollup_state SET watermark = ? WHERE name = ?", [high, STATE])
+            where = "received_at >= ? AND received_at < ?"
+            con.execute(aggregate_sql("events", where), [current, high] * (len(DIMENSIONS) + 1))
+            con.execute(session_sql("events", where), [current, high])
+            mark_split(con, _NEW_SIDS.format(where=where), [current, high])
+        con.execute(
+            "UPDATE rollup_state SET watermark = ? WHERE name IN (?, ?)", [high, STATE, SESSIONS]
+        )
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")

@@ -60,6 +60,28 @@ MIGRATIONS: list[str] = [
     );
     INSERT INTO rollup_state VALUES ('rollup_hourly', TIMESTAMP '1970-01-01 00:00:00');
     """,
+    # 3: session fragments per UTC hour x session x raw user id, behind their own watermark
+    #    (storage/duckdb/rollup.py); the store builds them for older events at start-up;
+    #    ``whole``: the session's only row
+    """
+    CREATE TABLE session_hourly (
+        project_id VARCHAR NOT NULL,
+        hour TIMESTAMP NOT NULL,
+        sid VARCHAR,
+        uid VARCHAR,
+        t0 TIMESTAMP NOT NULL,
+        t1 TIMESTAMP NOT NULL,
+        events BIGINT NOT NULL,
+        pageviews BIGINT NOT NULL,
+        active BIGINT NOT NULL,
+        entry_ts TIMESTAMP,
+        entry VARCHAR,
+        exit_ts TIMESTAMP,
+        exit VARCHAR,
+        whole BOOLEAN NOT NULL
+    );
+    INSERT INTO rollup_state VALUES ('session_hourly', TIMESTAMP '1970-01-01 00:00:00');
+    """,
 ]
 
 

@@ -79,8 +79,12 @@ class DuckDBEventStore:
         self.identity_version = 0
         #: the events columns the hourly rollup counts, None when queries must not use it
         self.rollup_dims: frozenset[str] | None = frozenset(rollup.DIMENSIONS) if rollups else None
+        #: whether queries may read the session fragments (``session_hourly``)
+        self.session_fragments = rollups
         self._rollups = rollups
         self._watermark = rollup.watermark(self._con)
+        if rollups:  # fragments of events counted before they existed (a one-time build)
+            rollup.catch_up_sessions(self._con, self._watermark)
         self._maintained = 0.0
         self._behind = rollups
         self._writer = GroupWriter(
@@ -167,15 +171,19 @@ class DuckDBEventStore:
         mark = int((self._watermark - _EPOCH).total_seconds() * 1000)
         late = [e for e in fresh if e.received_at < mark] if self._rollups else []
         if not bots and not identities and not late:
-            self._append("events", [_event_row(e) for e in fresh])
+            self._append_events(fresh)
             return
         con = self._con
         con.execute("BEGIN")
         try:
             if fresh:
-                self._append("events", [_event_row(e) for e in fresh])
+                self._append_events(fresh)
             if late:
                 self._append("rollup_hourly", rollup.rows_for(late))
+                frags = rollup.session_rows_for(late)
+                self._append("session_hourly", frags)
+                sids = sorted({f[2] for f in frags if f[2] is not None})
+                rollup.mark_split(con, "SELECT unnest(?::VARCHAR[]) AS sid", [sids])
             if bots:
                 self._append("bot_hits", [_bot_row(b) for b in bots])
             for ident in identities:
@@ -201,6 +209,21 @@ class DuckDBEventStore:
             appender.clear()  # never carry a failed group's rows into the next flush
             raise
 
+    def _append_events(self, events: list[Event]) -> None:
+        import os
+
+        via = os.environ.get("XVIA", "arrow")
+        if via == "appender":
+            self._append("events", [_event_row(e) for e in events])
+            return
+        table = events_table(events)
+        con = self._con
+        con.register("_fresh", table)
+        try:
+            con.execute("INSERT INTO events SELECT * FROM _fresh")
+        finally:
+            con.unregister("_fresh")
+
     def append_table(self, table: pa.Table, into: str = "events") -> int:
         """Bulk-load an Arrow table (columns in the table's order) in one transaction, with
         no dedupe: for loaders that generate fresh ids (``bench/datagen.py``). It runs in the
@@ -220,6 +243,9 @@ class DuckDBEventStore:
                     where = "received_at < ?"
                     params = [self._watermark] * (len(rollup.DIMENSIONS) + 1)
                     con.execute(rollup.aggregate_sql("_bulk", where), params)
+                    con.execute(rollup.session_sql("_bulk", where), [self._watermark])
+                    sids = "SELECT DISTINCT session_id AS sid FROM _bulk WHERE received_at < ?"
+                    rollup.mark_split(con, sids, [self._watermark])
                 con.execute("COMMIT")
             except Exception:
                 with contextlib.suppress(duckdb.Error):

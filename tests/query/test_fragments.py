@@ -1,0 +1,164 @@
+"""Session reports read from the session fragments answer exactly as a scan of the events.
+
+Events go in through the real ingest path (``POST /track/batch``, ``/identify``). Each
+report is answered twice over the same store: by the server's engine (which reads
+``session_hourly``) and by an engine that never reads rollups or fragments. That happens
+before the fragments hold anything, after the writer has built them for everything
+received, and after late events (received below the watermark, built by their own commit).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from agentlytics.model.project import Project
+from agentlytics.query import insights, reports, sessions
+from agentlytics.query.engine import QueryEngine
+from agentlytics.query.fragments import fragments_cte
+from agentlytics.query.period import Period
+from tests.conftest import RunningServer
+from tests.factories import event
+from tests.query.test_rollups import END, PERIODS, START
+
+PATHS = ["/", "/pricing", "/docs", "/docs/install", "", None]
+NAMES = ["page_view", "page_view", "page_view", "$scroll_depth", "signup", "$impression"]
+
+Report = Callable[[QueryEngine, Project, Period], Any]
+
+
+def traffic(seed: int, n: int) -> list[dict[str, Any]]:
+    """Sessions by id (some spanning hours, some sharing an id across users), and events
+    without one (the inactivity rule); every timestamp distinct, so first and last pages
+    are never ties."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        number = rng.randrange(400)
+        # a session's events lie within ~40 minutes of its own start; some stray far off
+        minute = number * 18 + rng.randrange(40 if rng.random() < 0.95 else 2000)
+        at = START - timedelta(hours=3) + timedelta(minutes=minute, milliseconds=seed * 10_000 + i)
+        user = f"u{rng.randrange(30)}" if rng.random() < 0.9 else None
+        session = f"s{number}" if rng.random() < 0.8 else None
+        props: dict[str, Any] = {}
+        path = rng.choice(PATHS)
+        if path is not None:
+            props["path"] = path
+        ev = event(rng.choice(NAMES), user=user, session=session, ts=at, **props)
+        if user is None:
+            ev["anonymous_id"] = f"anon{rng.randrange(5)}"
+        out.append(ev)
+    return out
+
+
+def send(server: RunningServer, token: str, events: list[dict[str, Any]]) -> None:
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        for start in range(0, len(events), 100):
+            chunk = events[start : start + 100]
+            r = client.post("/track/batch", json={"token": token, "events": chunk})
+            assert r.status_code == 202 and r.json()["count"] == len(chunk), r.text
+
+
+def identify(server: RunningServer, token: str, previous: str, user: str) -> None:
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        body = {"token": token, "previous_id": previous, "user_id": user}
+        assert client.post("/identify", json=body).status_code == 202
+
+
+REPORTS: dict[str, Report] = {
+    "sessions": lambda e, p, period: sessions.list_sessions(
+        e, p, period, user_id=None, is_bounce=None, limit=1000
+    ),
+    "sessions of a user": lambda e, p, period: sessions.list_sessions(
+        e, p, period, user_id="ada", is_bounce=None, limit=1000
+    ),
+    "bounced sessions": lambda e, p, period: sessions.list_sessions(
+        e, p, period, user_id=None, is_bounce=True, limit=5
+    ),
+    "distribution": sessions.distribution,
+    "pages": lambda e, p, period: sessions.pages(e, p, period, page_type="both", limit=1000),
+    "stats": lambda e, p, period: reports.stats(e, p, period, "day"),
+    "heatmap": lambda e, p, period: insights.heatmap(
+        e, p, Period(period.start, period.end, "UTC")
+    ),
+}
+
+
+def compare(server: RunningServer, project: Project) -> int:
+    """Every report over every period, both ways; returns how many read the fragments."""
+    fast, scanned = server.services.query, QueryEngine(server.services.events, rollups=False)
+    used = 0
+    for period in PERIODS:
+        for name, report in REPORTS.items():
+            assert report(fast, project, period) == report(scanned, project, period), (
+                name,
+                period,
+            )
+        used += fragments_cte(fast.scope(project, period)) is not None
+        now = period.end + timedelta(minutes=7)
+        for length in insights.INSIGHT_PERIODS[:3]:
+            assert insights.insights(fast, project, length, now=now) == insights.insights(
+                scanned, project, length, now=now
+            ), (length, now)
+    return used
+
+
+@pytest.fixture
+def fragment_server(make_server: Any) -> RunningServer:
+    server: RunningServer = make_server(ingest_rate_limit=0)
+    return server
+
+
+def test_session_reports_from_fragments_equal_the_raw_scan_through_every_stage(
+    fragment_server: RunningServer,
+) -> None:
+    server = fragment_server
+    created = server.new_project("fragments")
+    project = server.services.meta.get_project(created["id"])
+    assert project is not None
+    store: Any = server.services.events
+    token = created["project_token"]
+
+    send(server, token, traffic(1, 700))
+    identify(server, token, "u3", "ada")
+    identify(server, token, "anon1", "ada")
+    assert compare(server, project) > 0  # all raw: nothing built yet
+
+    now = datetime.now(UTC).replace(tzinfo=None)
+    store.advance_rollup(now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1))
+    [(rows, whole)] = store.query(
+        "SELECT count(*), count(*) FILTER (WHERE whole) FROM session_hourly"
+    ).rows
+    assert 0 < whole < rows
+    used = compare(server, project)
+    assert used == len(PERIODS) - 2  # Kolkata's half hours and a period with no whole hour
+
+    # received below the watermark: built by the commit that stores them, extending
+    # sessions that were whole until then
+    send(server, token, traffic(2, 300))
+    identify(server, token, "u4", "ada")
+    assert compare(server, project) == used
+
+
+def test_a_late_event_splits_a_whole_session(fragment_server: RunningServer) -> None:
+    server = fragment_server
+    created = server.new_project("late")
+    project = server.services.meta.get_project(created["id"])
+    assert project is not None
+    store: Any = server.services.events
+    token = created["project_token"]
+    at = START + timedelta(hours=2)
+    send(server, token, [event("page_view", session="x", ts=at, path="/a")])
+    store.advance_rollup(datetime.now(UTC).replace(tzinfo=None) + timedelta(hours=1))
+    send(server, token, [event("signup", session="x", ts=at + timedelta(hours=1), path="/b")])
+    assert store.query("SELECT count(*) FROM session_hourly WHERE whole").rows == [(0,)]
+    period = Period(START, END, "UTC")
+    [s] = sessions.list_sessions(
+        server.services.query, project, period, user_id=None, is_bounce=None, limit=10
+    )["sessions"]
+    assert (s["event_count"], s["is_bounce"], s["duration"]) == (2, 0, 3600.0)
