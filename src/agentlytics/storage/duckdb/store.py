@@ -171,13 +171,13 @@ class DuckDBEventStore:
         mark = int((self._watermark - _EPOCH).total_seconds() * 1000)
         late = [e for e in fresh if e.received_at < mark] if self._rollups else []
         if not bots and not identities and not late:
-            self._append_events(fresh)
+            self._append("events", [_event_row(e) for e in fresh])
             return
         con = self._con
         con.execute("BEGIN")
         try:
             if fresh:
-                self._append_events(fresh)
+                self._append("events", [_event_row(e) for e in fresh])
             if late:
                 self._append("rollup_hourly", rollup.rows_for(late))
                 frags = rollup.session_rows_for(late)
@@ -208,21 +208,6 @@ class DuckDBEventStore:
         except Exception:
             appender.clear()  # never carry a failed group's rows into the next flush
             raise
-
-    def _append_events(self, events: list[Event]) -> None:
-        import os
-
-        via = os.environ.get("XVIA", "arrow")
-        if via == "appender":
-            self._append("events", [_event_row(e) for e in events])
-            return
-        table = events_table(events)
-        con = self._con
-        con.register("_fresh", table)
-        try:
-            con.execute("INSERT INTO events SELECT * FROM _fresh")
-        finally:
-            con.unregister("_fresh")
 
     def append_table(self, table: pa.Table, into: str = "events") -> int:
         """Bulk-load an Arrow table (columns in the table's order) in one transaction, with
