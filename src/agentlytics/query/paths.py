@@ -11,13 +11,16 @@ immediate repeats collapsed. The path ends:
 * ``drop_off``: no goal, and the session ended within ``max_steps`` steps.
 
 The newest ``candidate_session_cap`` sessions that started in the period are analysed; when
-there were more, ``truncated`` is true. One read query computes everything.
+there were more, ``truncated`` is true. Those are found from the period's end backwards
+(``fetch_paths``): the sessions seen in the newest hours and their events, then the whole
+sessions, with a check that enough of them start in those hours (else a wider look).
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -25,13 +28,15 @@ import msgspec
 from agentlytics.errors import ValidationError
 from agentlytics.model.event import PAGE_VIEW, PASSIVE_EVENTS
 from agentlytics.model.project import Project
-from agentlytics.query.build import Scope
+from agentlytics.query.build import Scope, session_ctes
 from agentlytics.query.engine import QueryEngine
 from agentlytics.query.period import Period
 
 SINCE_CHOICES = ("7d", "14d", "30d", "90d")
 _PASSIVE = ", ".join(f"'{name}'" for name in sorted(PASSIVE_EVENTS))
 _OUTCOME_ORDER = {"goal": 0, "drop_off": 1, "truncated": 2}
+#: how far back from the period's end ``fetch_paths`` first looks for session starts
+RECENT_FIRST = timedelta(hours=6)
 
 
 class PathsSpec(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
@@ -71,15 +76,80 @@ def check_spec(spec: PathsSpec) -> PathsSpec:
     return spec
 
 
-def paths_sql(scope: Scope, spec: PathsSpec) -> str:
-    """Rows of (session, entry, exit, converted, step number, label, kind), newest first."""
+def recent_sessions_sql(scope: Scope, recent: datetime) -> str:
+    """``rs``: the sessions (by ``session_id``) with a page view at or after ``recent``."""
+    return (
+        "rs AS (SELECT e.session_id AS sid FROM events e\n"
+        f"  WHERE e.project_id = {scope.param(scope.project_id)}"
+        f" AND e.timestamp >= {scope.param(recent)}"
+        f" AND e.timestamp < {scope.param(scope.period.end_param)}\n"
+        f"    AND e.session_id IS NOT NULL AND e.name = '{PAGE_VIEW}' AND e.path IS NOT NULL\n"
+        "  GROUP BY e.session_id)"
+    )
+
+
+def first_event_sql(scope: Scope, recent: datetime) -> str:
+    """The time of the first event in the period of the sessions of ``rs``."""
+    return (
+        f"WITH {recent_sessions_sql(scope, recent)}\n"
+        "SELECT min(e.timestamp) AS first_ts FROM events e\n"
+        f"WHERE e.project_id = {scope.param(scope.project_id)}"
+        f" AND e.timestamp >= {scope.param(scope.period.start_param)}"
+        f" AND e.timestamp < {scope.param(scope.period.end_param)}\n"
+        "  AND e.session_id IN (SELECT sid FROM rs)"
+    )
+
+
+def paths_sql(
+    scope: Scope,
+    spec: PathsSpec,
+    recent: datetime | None = None,
+    first: datetime | None = None,
+) -> str:
+    """Rows of (session, entry, exit, converted, step number, label, kind), newest first,
+    and ``recent_starts``, the sessions that start at or after ``recent``.
+
+    ``recent`` (naive UTC, inside the period): of the sessions with a ``session_id``, only
+    those with a page view at or after it are read, with all their events (all at or after
+    ``first``, from ``first_event_sql``; the events are stored in time order, so only that
+    stretch is read), plus every event without a ``session_id`` (their sessions come from
+    the inactivity rule over the whole period). Every session that starts at or after
+    ``recent`` is then read whole, so when there are more than ``candidate_session_cap`` of
+    them the newest are exact (``fetch_paths`` checks, and reads further back when not).
+    """
     F = scope.dialect
     pv = f"name = '{PAGE_VIEW}' AND path IS NOT NULL"
-    base = scope.base_cte(sessions=True)
+    if recent is None:
+        ctes = [scope.base_cte(sessions=True)]
+    else:
+        join = ""
+        if scope.identities:
+            join = (
+                f"  LEFT JOIN {F.identities} i\n"
+                "    ON i.project_id = e.project_id\n"
+                "    AND i.previous_id = coalesce(e.user_id, e.anonymous_id)\n"
+            )
+        cols = "e.event_id, e.name, e.timestamp, e.session_id, e.path"
+        ctes = [
+            recent_sessions_sql(scope, recent),
+            "base AS (\n"
+            f"  SELECT {cols}, {scope.user_sql()} AS uid FROM events e\n{join}"
+            f"  WHERE e.project_id = {scope.param(scope.project_id)}"
+            f" AND e.timestamp >= {scope.param(scope.period.start_param)}"
+            f" AND e.timestamp < {scope.param(scope.period.end_param)}"
+            " AND e.session_id IS NULL\n"
+            "  UNION ALL\n"
+            f"  SELECT {cols}, coalesce(e.user_id, e.anonymous_id) AS uid FROM events e\n"
+            f"  WHERE e.project_id = {scope.param(scope.project_id)}"
+            f" AND e.timestamp >= {scope.param(first or recent)}"
+            f" AND e.timestamp < {scope.param(scope.period.end_param)}"
+            " AND e.session_id IN (SELECT sid FROM rs)\n)",
+            session_ctes(F),
+        ]
     goal = scope.param(spec.goal_event)
     window = "(PARTITION BY sid ORDER BY ts, eid ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
-    ctes = [
-        base,
+    since = "NULL" if recent is None else scope.param(recent)
+    ctes += [
         f"sess AS (SELECT sid, {F.min_if('timestamp', pv)} AS start_ts,\n"
         f"    {F.min_if('timestamp', f'name = {goal}')} AS goal_ts,\n"
         f"    {F.arg_min_if('path', 'timestamp', pv)} AS entry_page,\n"
@@ -101,14 +171,49 @@ def paths_sql(scope: Scope, spec: PathsSpec) -> str:
         "    row_number() OVER (PARTITION BY sid ORDER BY ts, eid) AS n\n"
         "  FROM dedup WHERE prev IS NULL OR prev <> label)",
         f"kept AS (SELECT * FROM steps WHERE n <= {int(spec.max_steps) + 1})",
+        f"starts AS (SELECT count(*) AS recent_starts FROM sess WHERE start_ts >= {since})",
     ]
     return (
         "WITH " + ",\n".join(ctes) + "\n"
         "SELECT c.sid AS sid, c.entry_page AS entry_page, c.exit_page AS exit_page,\n"
-        "  c.goal_ts IS NOT NULL AS converted, k.n AS n, k.label AS label\n"
+        "  c.goal_ts IS NOT NULL AS converted, k.n AS n, k.label AS label,\n"
+        "  (SELECT recent_starts FROM starts) AS recent_starts\n"
         "FROM cand c LEFT JOIN kept k ON k.sid = c.sid\n"
         "ORDER BY c.pos, k.n"
     )
+
+
+def fetch_paths(
+    engine: QueryEngine, project: Project, period: Period, spec: PathsSpec
+) -> list[dict[str, Any]]:
+    """The rows of ``paths_sql``, reading back from the period's end only as far as needed:
+    the newest hours first, four times further each time there were not more than
+    ``candidate_session_cap`` sessions starting in them (most projects need one round)."""
+    end = period.end_param
+    span = RECENT_FIRST
+    while True:
+        recent = end - span
+        if recent <= period.start_param:
+            scope = engine.scope(project, period)
+            return engine.fetch(scope, paths_sql(scope, spec))
+        scope = engine.scope(project, period)
+        [found] = engine.fetch(scope, first_event_sql(scope, recent))
+        first = found["first_ts"]
+        scope = engine.scope(project, period)
+        rows = engine.fetch(
+            scope,
+            paths_sql(scope, spec, recent, _naive(first) if first is not None else None),
+        )
+        if rows and int(rows[0]["recent_starts"] or 0) > spec.candidate_session_cap:
+            return rows
+        span *= 4
+
+
+def _naive(value: Any) -> datetime:
+    """A timestamp as the engine returns it (ISO text after ``clean``) as naive UTC."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    assert isinstance(moment, datetime)
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 @dataclass
@@ -148,8 +253,7 @@ def run_paths(
 ) -> dict[str, Any]:
     """Entry-page trees of session paths (blocking: call from a worker thread)."""
     check_spec(spec)
-    scope = engine.scope(project, period)
-    sessions = _sessions(engine.fetch(scope, paths_sql(scope, spec)))
+    sessions = _sessions(fetch_paths(engine, project, period, spec))
     truncated = len(sessions) > spec.candidate_session_cap
     sessions = sessions[: spec.candidate_session_cap]
     by_entry: dict[str, list[_Session]] = defaultdict(list)
