@@ -111,6 +111,7 @@ def run_scenario(
                 "--rate",
                 "200",
                 *(["--gil"] if os.environ.get("BENCH_PYSPY_GIL") else []),
+                *(["--native"] if os.environ.get("BENCH_PYSPY_NATIVE") else []),
                 "--format",
                 "speedscope",
                 "--output",

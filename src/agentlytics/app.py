@@ -114,8 +114,13 @@ def build_services(settings: Settings) -> Services:
 
 def create_app(services: Services) -> Starlette:
     """The ASGI app: every surface mounted on the same services."""
+    from agentlytics.api import convalytics, track
     from agentlytics.api.errors import EXCEPTION_HANDLERS
-    from agentlytics.api.middleware import BodyLimitMiddleware, IngestCorsMiddleware
+    from agentlytics.api.middleware import (
+        BodyLimitMiddleware,
+        IngestCorsMiddleware,
+        IngestFastPath,
+    )
     from agentlytics.api.routes import build_routes
     from agentlytics.mcp.server import mcp_routes
 
@@ -138,4 +143,16 @@ def create_app(services: Services) -> Starlette:
     app.state.services = services
     app.add_middleware(IngestCorsMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=services.settings.max_body_bytes)
+    # outermost: events posted to these routes skip the router and the layers between
+    app.add_middleware(
+        IngestFastPath,
+        routes={
+            "/track": track.track,
+            "/track/batch": track.track_batch,
+            "/ingest": convalytics.ingest,
+            "/ingest/batch": convalytics.ingest_batch,
+        },
+        handlers=EXCEPTION_HANDLERS,
+        max_bytes=services.settings.max_body_bytes,
+    )
     return app

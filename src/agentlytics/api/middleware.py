@@ -1,8 +1,13 @@
-"""Plain ASGI middleware: a request body limit, and CORS for the ingest routes."""
+"""Plain ASGI middleware: a request body limit, CORS for the ingest routes, and the ingest
+routes' fast path."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
+
 import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 #: routes browsers post events to from other origins
@@ -55,24 +60,41 @@ class BodyLimitMiddleware:
                 await self._reject(send)
 
     async def _reject(self, send: Send) -> None:
-        body = msgspec.json.encode(
-            {
-                "error": "PAYLOAD_TOO_LARGE",
-                "message": f"request body is larger than {self.max_bytes} bytes; "
-                "send fewer events per request",
-            }
-        )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_too_large(send, self.max_bytes)
+
+
+async def send_too_large(send: Send, max_bytes: int) -> None:
+    """The 413 answer to a body over ``max_bytes``."""
+    body = msgspec.json.encode(
+        {
+            "error": "PAYLOAD_TOO_LARGE",
+            "message": f"request body is larger than {max_bytes} bytes; "
+            "send fewer events per request",
+        }
+    )
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def cors_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
+    """The CORS headers of an ingest route's answer: the request's Origin reflected."""
+    origin = next((v for k, v in scope["headers"] if k == b"origin"), None)
+    cors = [
+        (b"access-control-allow-origin", origin or b"*"),
+        (b"vary", b"Origin"),
+    ]
+    if origin:
+        cors.append((b"access-control-allow-credentials", b"true"))
+    return cors
 
 
 class IngestCorsMiddleware:
@@ -89,13 +111,7 @@ class IngestCorsMiddleware:
         if scope["type"] != "http" or scope["path"] not in INGEST_PATHS:
             await self.app(scope, receive, send)
             return
-        origin = next((v for k, v in scope["headers"] if k == b"origin"), None)
-        cors = [
-            (b"access-control-allow-origin", origin or b"*"),
-            (b"vary", b"Origin"),
-        ]
-        if origin:
-            cors.append((b"access-control-allow-credentials", b"true"))
+        cors = cors_headers(scope)
         if scope["method"] == "OPTIONS":
             await send(
                 {
@@ -118,3 +134,72 @@ class IngestCorsMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_cors)
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+ErrorHandler = Callable[[Request, Exception], Awaitable[Response]]
+
+
+class IngestFastPath:
+    """``POST`` to the hot ingest routes, straight to their handlers.
+
+    Only the router and the layers between differ: the body limit and the CORS headers are
+    the two middlewares' own (``send_too_large``, ``cors_headers``), the handler is the
+    route's, and an exception gets the app's handler for it (``api/errors.py``), so every
+    answer is the one the full stack gives. Other methods and paths go down the stack.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        routes: Mapping[str, Endpoint],
+        handlers: Mapping[type[Exception], ErrorHandler],
+        max_bytes: int,
+    ) -> None:
+        self.app = app
+        self.routes = dict(routes)
+        self.handlers = dict(handlers)
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        endpoint = self.routes.get(scope["path"]) if scope["type"] == "http" else None
+        if endpoint is None or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                await send_too_large(send, self.max_bytes)
+                return
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunk: bytes = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await send_too_large(send, self.max_bytes)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+        async def receive_body() -> Message:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        request = Request(scope, receive_body)
+        try:
+            response = await endpoint(request)
+        except Exception as exc:
+            response = await self._handler(exc)(request, exc)
+        response.raw_headers.extend(cors_headers(scope))
+        await response(scope, receive, send)
+
+    def _handler(self, exc: Exception) -> ErrorHandler:
+        for cls in type(exc).__mro__:
+            handler = self.handlers.get(cls)
+            if handler is not None:
+                return handler
+        raise exc  # pragma: no cover - the app maps Exception itself

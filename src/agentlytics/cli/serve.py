@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 from pathlib import Path
@@ -92,7 +93,9 @@ def serve(
         "timeout_graceful_shutdown": 10,
     }
     if settings.workers == 1:
-        uvicorn.run(create_app(services), **options)
+        app = create_app(services)
+        quiet_gc()
+        uvicorn.run(app, **options)
         return
     # Migrations and the owner bootstrap ran above, once; each worker opens its own stores
     # from the same settings, handed over through the environment.
@@ -121,13 +124,28 @@ def settings_environ(settings: Settings) -> dict[str, str]:
     return environ
 
 
+def quiet_gc() -> None:
+    """Fewer, cheaper garbage collections under ingest load.
+
+    What was loaded at start-up (modules, caches, the stores) is moved out of the collector's
+    sight, and a young generation of 20,000 objects (rather than 700) keeps short-lived
+    request objects from triggering a collection every few requests. Collections that are
+    due still run, and reference counting frees most objects at once anyway.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
+
+
 def worker_app() -> Starlette:
     """The app of one worker process (``uvicorn --factory``), configured from the environment."""
     settings = load_settings()
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    return create_app(build_services(settings))
+    app = create_app(build_services(settings))
+    quiet_gc()
+    return app
 
 
 def redact(url: str) -> str:

@@ -6,6 +6,9 @@ Per event (``EVENT_STEPS``, each a small function over a ``_Work`` record):
 Per request, after that:
     rate limit (the whole batch at once) → dedupe + write (group commit) → live bus
 
+What depends only on the request (the user agent's bot verdict and parse, the country, the
+cookieless visitor id) is worked out once per request, by the first event that needs it.
+
 A step rejects one event by raising ``Invalid`` (the rest of the batch goes on) or drops it as
 automated traffic by raising ``DropBot``. An event is acknowledged only after the write
 returned, which is after its commit.
@@ -100,11 +103,21 @@ class _Work:
     draft: Draft
     ctx: RequestContext
     project: Project
+    #: per request: what every event of the request shares, computed once (see the steps)
+    shared: dict[str, Any]
     properties: dict[str, Any] = field(default_factory=dict)
     values: dict[str, Any] = field(default_factory=dict)
 
 
+_PROMOTED = frozenset(PROMOTED_PROPERTIES)
+_NOT_YET = object()
+
+
 def _text(value: Any, field_name: str, limit: int) -> str | None:
+    if type(value) is str:  # the common case first
+        if len(value) > limit:
+            raise Invalid("INVALID_FIELD", f"{field_name} is longer than {limit} characters")
+        return value or None
     if value is None or value == "":
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | float):
@@ -116,6 +129,8 @@ def _text(value: Any, field_name: str, limit: int) -> str | None:
 
 
 def _clip(value: Any, limit: int) -> str | None:
+    if type(value) is str:
+        return value[:limit] or None
     if value is None or value == "" or isinstance(value, dict | list):
         return None
     return str(value)[:limit]
@@ -213,23 +228,29 @@ class Ingestor:
         v["user_name"] = _clip(d.user_name, 200)
 
     def normalize(self, work: _Work) -> None:
-        try:
-            encoded = msgspec.json.encode(work.properties)
-        except (TypeError, msgspec.EncodeError, OverflowError):
-            raise Invalid("INVALID_PROPERTIES", "properties must be JSON-encodable") from None
-        if len(encoded) > self.settings.max_properties_bytes:
-            raise Invalid(
-                "PROPERTIES_TOO_LARGE",
-                f"properties are {len(encoded)} bytes; at most "
-                f"{self.settings.max_properties_bytes} are allowed",
-            )
+        props = work.properties
         v = work.values
-        v["properties"] = encoded.decode()
-        for key in PROMOTED_PROPERTIES:
-            value = work.properties.get(key)
-            if value is not None and key not in v:
-                v[key] = _clip(value, MAX_TEXT)
-        v.update({k: val for k, val in work.draft.columns.items() if val is not None})
+        if props:
+            try:
+                encoded = msgspec.json.encode(props)
+            except (TypeError, msgspec.EncodeError, OverflowError):
+                raise Invalid("INVALID_PROPERTIES", "properties must be JSON-encodable") from None
+            if len(encoded) > self.settings.max_properties_bytes:
+                raise Invalid(
+                    "PROPERTIES_TOO_LARGE",
+                    f"properties are {len(encoded)} bytes; at most "
+                    f"{self.settings.max_properties_bytes} are allowed",
+                )
+            v["properties"] = encoded.decode()
+            for key in _PROMOTED.intersection(props):
+                value = props[key]
+                if value is not None:
+                    v[key] = _clip(value, MAX_TEXT)
+        else:
+            v["properties"] = "{}"
+        columns = work.draft.columns
+        if columns:
+            v.update({k: val for k, val in columns.items() if val is not None})
         mcp = work.draft.mcp
         if mcp:
             v["mcp_session_id"] = _clip(mcp.get("mcp_session_id"), MAX_ID)
@@ -266,26 +287,36 @@ class Ingestor:
         v["referrer_host"] = _referrer_host(v.get("referrer"), host)
 
     def put_client(self, work: _Work) -> None:
+        if work.draft.source != "browser":
+            return
         ua = work.ctx.user_agent
-        if work.draft.source == "browser":
-            bot = classify_bot(ua)
-            if bot is not None:
-                raise DropBot(
-                    BotHit(
-                        project_id=work.project.id,
-                        timestamp=work.values["timestamp"],
-                        category=bot.category,
-                        actor=bot.actor,
-                        name=work.values["name"],
-                    )
+        shared = work.shared
+        bot = shared.get("bot", _NOT_YET)
+        if bot is _NOT_YET:
+            bot = shared["bot"] = classify_bot(ua)
+        if bot is not None:
+            raise DropBot(
+                BotHit(
+                    project_id=work.project.id,
+                    timestamp=work.values["timestamp"],
+                    category=bot.category,
+                    actor=bot.actor,
+                    name=work.values["name"],
                 )
-        if ua and work.draft.source == "browser":
-            client = enrich.parse_user_agent(ua)
+            )
+        if ua:
+            client = shared.get("client")
+            if client is None:
+                client = shared["client"] = enrich.parse_user_agent(ua)
             work.values.update(browser=client.browser, os=client.os, device=client.device)
 
     def put_geo(self, work: _Work) -> None:
         if work.draft.source == "browser" or work.ctx.headers.get("cf-ipcountry"):
-            work.values["country"] = self.geo.country(work.ctx.headers, work.ctx.client_ip)
+            shared = work.shared
+            country = shared.get("country", _NOT_YET)
+            if country is _NOT_YET:
+                country = shared["country"] = self.geo.country(work.ctx.headers, work.ctx.client_ip)
+            work.values["country"] = country
 
     def put_environment(self, work: _Work) -> None:
         d = work.draft
@@ -296,24 +327,29 @@ class Ingestor:
         v = work.values
         if v.get("anonymous_id") or v.get("user_id"):
             return
-        v["anonymous_id"] = self.hasher.visitor_id(
-            work.project.id,
-            work.ctx.client_ip or "",
-            work.ctx.user_agent or "",
-            datetime.fromtimestamp(work.ctx.received_at / 1000).astimezone(),
-        )
+        visitor = work.shared.get("visitor")
+        if visitor is None:  # the same for every event of the request
+            visitor = work.shared["visitor"] = self.hasher.visitor_id(
+                work.project.id,
+                work.ctx.client_ip or "",
+                work.ctx.user_agent or "",
+                datetime.fromtimestamp(work.ctx.received_at / 1000).astimezone(),
+            )
+        v["anonymous_id"] = visitor
 
     # the request ------------------------------------------------------------------------
 
     def build(self, project: Project, draft: Draft, ctx: RequestContext) -> Event:
         """Run the per-event steps. Raises Invalid or DropBot."""
-        return self._build(project, draft, ctx)[0]
+        return self._build(project, draft, ctx, {})[0]
 
     def _build(
-        self, project: Project, draft: Draft, ctx: RequestContext
+        self, project: Project, draft: Draft, ctx: RequestContext, shared: dict[str, Any]
     ) -> tuple[Event, dict[str, Any]]:
-        """The event and its properties as a dict (the live bus needs them decoded)."""
-        work = _Work(draft=draft, ctx=ctx, project=project)
+        """The event and its properties as a dict (the live bus needs them decoded).
+
+        ``shared``: one dict per request, for what its events share."""
+        work = _Work(draft, ctx, project, shared)
         for _name, step in self.steps:
             step(work)
         event = Event(project_id=project.id, received_at=ctx.received_at, **work.values)
@@ -347,9 +383,10 @@ class Ingestor:
         events: list[tuple[int, Event]] = []
         props: list[dict[str, Any]] = []
         bots: list[BotHit] = []
+        shared: dict[str, Any] = {}
         for index, draft in enumerate(drafts):
             try:
-                event, properties = self._build(project, draft, ctx)
+                event, properties = self._build(project, draft, ctx, shared)
                 events.append((index, event))
                 props.append(properties)
             except Invalid as exc:

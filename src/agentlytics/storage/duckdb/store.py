@@ -171,13 +171,13 @@ class DuckDBEventStore:
         mark = int((self._watermark - _EPOCH).total_seconds() * 1000)
         late = [e for e in fresh if e.received_at < mark] if self._rollups else []
         if not bots and not identities and not late:
-            self._append("events", [_event_row(e) for e in fresh])
+            self._append_events(fresh)
             return
         con = self._con
         con.execute("BEGIN")
         try:
             if fresh:
-                self._append("events", [_event_row(e) for e in fresh])
+                self._append_events(fresh)
             if late:
                 self._append("rollup_hourly", rollup.rows_for(late))
                 frags = rollup.session_rows_for(late)
@@ -198,7 +198,7 @@ class DuckDBEventStore:
                 con.execute("ROLLBACK")
             raise
 
-    def _append(self, table: str, rows: list[tuple[Any, ...]]) -> None:
+    def _append(self, table: str, rows: Sequence[Sequence[Any]]) -> None:
         appender = self._appenders.get(table)
         if appender is None:
             appender = self._appenders[table] = self._con.appender(table)
@@ -208,6 +208,10 @@ class DuckDBEventStore:
         except Exception:
             appender.clear()  # never carry a failed group's rows into the next flush
             raise
+
+    def _append_events(self, events: list[Event]) -> None:
+        """Events through the appender (one conversion call; the flush is one statement)."""
+        self._append("events", _event_rows(events))
 
     def append_table(self, table: pa.Table, into: str = "events") -> int:
         """Bulk-load an Arrow table (columns in the table's order) in one transaction, with
@@ -298,10 +302,21 @@ class DuckDBEventStore:
             self._con.close()
 
 
-def _event_row(event: Event) -> tuple[Any, ...]:
-    """An event as an appender row: the two ms timestamps as naive UTC datetimes."""
-    row = astuple(event)
-    return (*row[:3], _EPOCH + _MS * row[3], _EPOCH + _MS * row[4], *row[5:])
+def _event_rows(events: Sequence[Event]) -> list[list[Any]]:
+    """Events as appender rows: the two ms timestamps as naive UTC datetimes (a group's events
+    share a few distinct times, so each is converted once)."""
+    times: dict[int, datetime] = {}
+    rows = []
+    for event in events:
+        row = list(astuple(event))
+        for i in (3, 4):  # timestamp, received_at
+            ms = row[i]
+            at = times.get(ms)
+            if at is None:
+                at = times[ms] = _EPOCH + _MS * ms
+            row[i] = at
+        rows.append(row)
+    return rows
 
 
 def _bot_row(bot: BotHit) -> tuple[Any, ...]:
