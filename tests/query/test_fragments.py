@@ -20,7 +20,7 @@ import pytest
 from agentlytics.model.project import Project
 from agentlytics.query import insights, reports, sessions
 from agentlytics.query.engine import QueryEngine
-from agentlytics.query.fragments import fragments_cte
+from agentlytics.query.fragments import fragments
 from agentlytics.query.period import Period
 from tests.conftest import RunningServer
 from tests.factories import event
@@ -80,12 +80,17 @@ REPORTS: dict[str, Report] = {
     "bounced sessions": lambda e, p, period: sessions.list_sessions(
         e, p, period, user_id=None, is_bounce=True, limit=5
     ),
+    # the newest few: read from the last hours only, when fragments can answer
+    "newest sessions": lambda e, p, period: sessions.list_sessions(
+        e, p, period, user_id=None, is_bounce=None, limit=4
+    ),
+    "newest of a user": lambda e, p, period: sessions.list_sessions(
+        e, p, period, user_id="ada", is_bounce=False, limit=2
+    ),
     "distribution": sessions.distribution,
     "pages": lambda e, p, period: sessions.pages(e, p, period, page_type="both", limit=1000),
     "stats": lambda e, p, period: reports.stats(e, p, period, "day"),
-    "heatmap": lambda e, p, period: insights.heatmap(
-        e, p, Period(period.start, period.end, "UTC")
-    ),
+    "heatmap": lambda e, p, period: insights.heatmap(e, p, Period(period.start, period.end, "UTC")),
 }
 
 
@@ -99,7 +104,7 @@ def compare(server: RunningServer, project: Project) -> int:
                 name,
                 period,
             )
-        used += fragments_cte(fast.scope(project, period)) is not None
+        used += fragments(fast.scope(project, period)) is not None
         now = period.end + timedelta(minutes=7)
         for length in insights.INSIGHT_PERIODS[:3]:
             assert insights.insights(fast, project, length, now=now) == insights.insights(

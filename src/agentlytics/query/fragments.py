@@ -53,120 +53,213 @@ def whole_hours(scope: Scope) -> tuple[datetime, datetime] | None:
     return (first, last) if first < last else None
 
 
-def fragments_cte(scope: Scope) -> str | None:
-    """``fr``: the period's events as session fragments (``_COLUMNS``; ``uid`` resolved,
-    ``sid`` set by the inactivity rule where the events had none). None: scan instead."""
-    F = scope.dialect
-    if not scope.session_fragments or F.shift_local is None:
+#: how far back ``newest_first`` looks first, then next (hours before the period's last)
+_NEWEST_HOURS = (3, 24)
+
+
+def usable(scope: Scope) -> tuple[datetime, datetime] | None:
+    """The whole hours the fragments can answer for, when they can answer this scope."""
+    if not scope.session_fragments or scope.dialect.shift_local is None:
         return None
     if any(FILTER_FIELDS.get(f.field) != "uid" or f.op != "eq" for f in scope.filters):
         return None
-    hours = whole_hours(scope)
-    if hours is None:
-        return None
+    return whole_hours(scope)
+
+
+def newest_first(scope: Scope) -> list[datetime | None]:
+    """``since`` values for reading the newest sessions: a few recent hours, then more, then
+    (None) the whole period."""
+    hours = usable(scope)
+    if hours is None or scope.filters:  # a session's other users' rows would count early
+        return [None]
     first, last = hours
-    start, end = scope.period.start_param, scope.period.end_param
-    p = scope.param
+    cuts = [last - timedelta(hours=n) for n in _NEWEST_HOURS]
+    return [*(cut for cut in cuts if cut > first), None]
 
-    def events(low: datetime, high: datetime, more: str = "") -> str:
-        # parameters in the order of their placeholders
+
+class Fragments:
+    """The SQL that reads one scope's sessions from the fragments.
+
+    ``ctes()`` defines the small relations (the raw events and their fragments, the hashes of
+    their session ids, the rows without a session id with the inactivity rule applied, and
+    with ``since`` the ``early`` sessions); ``whole()`` and ``parts()`` are subqueries over
+    the whole sessions and the fragments to merge. Each is spelled out where it is read, so
+    the engine scans the big table once per use with only the columns that use needs,
+    rather than materializing it. Parameters go in the order the text is asked for.
+
+    ``resolve``: ``uid`` is the identity-resolved user on every row (else only where the
+    inactivity rule or a user filter needs it). ``since`` (an hour): only the sessions that
+    start from then on.
+    """
+
+    def __init__(
+        self,
+        scope: Scope,
+        hours: tuple[datetime, datetime],
+        *,
+        resolve: bool = True,
+        since: datetime | None = None,
+    ) -> None:
+        self.scope = scope
+        self.first, self.last = hours
+        self.resolve = resolve or bool(scope.filters)
+        self.since = since if since is not None and since > self.first else None
+
+    def _stored(self, low: datetime, high: datetime, cond: str) -> str:
+        p = self.scope.param
         return (
-            f"SELECT * FROM events e WHERE e.project_id = {p(scope.project_id)} "
-            f"AND e.timestamp >= {p(low)} AND e.timestamp < {p(high)}{more}"
+            "SELECT hour, sid, uid, t0, t1, events AS n, pageviews AS pv, active, entry_ts, "
+            f"entry, exit_ts, exit FROM session_hourly r WHERE r.project_id = "
+            f"{p(self.scope.project_id)} AND r.hour >= {p(low)} AND r.hour < {p(high)} AND {cond}"
         )
 
-    # three scans, so that each is pruned by the timestamp (and received_at) zone maps
-    raw = (
-        f"  {events(start, first)}\n  UNION ALL {events(last, end)}\n"
-        f"  UNION ALL {events(first, last, f' AND e.received_at >= {_WATERMARK}')}\n"
-    )
-    page = _PAGE
-    reduced = (
-        "  SELECT date_trunc('hour', timestamp) AS hour, session_id AS sid, "
-        "coalesce(user_id, anonymous_id) AS uid, min(timestamp) AS t0, max(timestamp) AS t1, "
-        f"count(*) AS n, count(*) FILTER (WHERE name = '{PAGE_VIEW}') AS pv, "
-        f"count(*) FILTER (WHERE name NOT IN ({_PASSIVE})) AS active, "
-        f"min(timestamp) FILTER (WHERE {page}) AS entry_ts, "
-        f"arg_min(path, timestamp) FILTER (WHERE {page}) AS entry, "
-        f"max(timestamp) FILTER (WHERE {page}) AS exit_ts, "
-        f"arg_max(path, timestamp) FILTER (WHERE {page}) AS exit, false AS whole\n"
-        "  FROM raw GROUP BY hour, sid, uid, CASE WHEN session_id IS NULL THEN timestamp END\n"
-    )
-    stored = (
-        "  SELECT hour, sid, uid, t0, t1, events AS n, pageviews AS pv, active, entry_ts, entry, "
-        "exit_ts, exit, whole AND (sid IS NULL OR sid NOT IN (SELECT sid FROM fraw WHERE sid "
-        "IS NOT NULL)) AS whole\n"
-        f"  FROM session_hourly r WHERE r.project_id = {p(scope.project_id)} "
-        f"AND r.hour >= {p(first)} AND r.hour < {p(last)}\n"
-    )
-    if scope.identities:
-        resolved = (
-            f"  SELECT f0.* REPLACE (coalesce({F.joined_user('i.user_id')}, f0.uid) AS uid)\n"
-            f"  FROM f0 LEFT JOIN {F.identities} i\n"
-            f"    ON i.project_id = {p(scope.project_id)} AND i.previous_id = f0.uid\n"
+    def _resolved(self, rows: str, always: bool = False) -> str:
+        """``rows`` (a subquery) with ``uid`` resolved when asked, and the user filter."""
+        F, p = self.scope.dialect, self.scope.param
+        if (self.resolve or always) and self.scope.identities:
+            rows = (
+                f"SELECT f.* REPLACE (coalesce({F.joined_user('i.user_id')}, f.uid) AS uid) "
+                f"FROM ({rows}) AS f LEFT JOIN {F.identities} i "
+                f"ON i.project_id = {p(self.scope.project_id)} AND i.previous_id = f.uid"
+            )
+        users = [f"uid = {p(f.value)}" for f in self.scope.filters]
+        if users:
+            rows = f"SELECT * FROM ({rows}) AS u WHERE {' AND '.join(users)}"
+        return rows
+
+    def ctes(self) -> str:
+        scope, F, p = self.scope, self.scope.dialect, self.scope.param
+        first, last = self.first, self.last
+        start, end = scope.period.start_param, scope.period.end_param
+
+        def events(low: datetime, high: datetime, more: str = "") -> str:
+            return (
+                f"SELECT * FROM events e WHERE e.project_id = {p(scope.project_id)} "
+                f"AND e.timestamp >= {p(low)} AND e.timestamp < {p(high)}{more}"
+            )
+
+        # three scans, so that each is pruned by the timestamp (and received_at) zone maps
+        raw = (
+            f"  {events(start, first)}\n  UNION ALL {events(last, end)}\n"
+            f"  UNION ALL {events(first, last, f' AND e.received_at >= {_WATERMARK}')}\n"
         )
-    else:
-        resolved = "  SELECT * FROM f0\n"
-    users = [f"uid = {p(f.value)}" for f in scope.filters]
-    if users:
-        resolved = f"  SELECT * FROM ({resolved}) AS u WHERE {' AND '.join(users)}\n"
-    window = "(PARTITION BY uid ORDER BY t0 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
-    lag = f"lag(t0) OVER {window}"
-    return (
-        f"raw AS (\n{raw}),\n"
-        f"fraw AS (\n{reduced}),\n"
-        f"f0 AS (\n{stored}  UNION ALL\n  SELECT * FROM fraw\n),\n"
-        f"f1 AS {F.materialized}(\n{resolved}),\n"
-        "fa AS (\n"
-        f"  SELECT *, CASE WHEN {lag} IS NULL OR {F.epoch_ms('t0')} - {F.epoch_ms(lag)} > "
-        f"{SESSION_GAP_MS} THEN 1 ELSE 0 END AS new_session\n"
-        "  FROM f1 WHERE sid IS NULL\n),\n"
-        "fr AS (\n"
-        f"  SELECT {_COLUMNS} FROM f1 WHERE sid IS NOT NULL\n"
-        "  UNION ALL\n"
-        f"  SELECT hour, uid || '~' || {F.to_text(f'sum(new_session) OVER {window}')} AS sid, "
-        "uid, t0, t1, n, pv, active, entry_ts, entry, exit_ts, exit, whole FROM fa\n)"
-    )
+        page = _PAGE
+        reduced = (
+            "  SELECT date_trunc('hour', timestamp) AS hour, session_id AS sid, "
+            "coalesce(user_id, anonymous_id) AS uid, min(timestamp) AS t0, "
+            f"max(timestamp) AS t1, count(*) AS n, count(*) FILTER (WHERE name = '{PAGE_VIEW}') "
+            f"AS pv, count(*) FILTER (WHERE name NOT IN ({_PASSIVE})) AS active, "
+            f"min(timestamp) FILTER (WHERE {page}) AS entry_ts, "
+            f"arg_min(path, timestamp) FILTER (WHERE {page}) AS entry, "
+            f"max(timestamp) FILTER (WHERE {page}) AS exit_ts, "
+            f"arg_max(path, timestamp) FILTER (WHERE {page}) AS exit\n"
+            "  FROM raw GROUP BY hour, sid, uid, CASE WHEN session_id IS NULL THEN timestamp END\n"
+        )
+        nulls = self._resolved(
+            f"{self._stored(first, last, 'r.sid IS NULL')} "
+            "UNION ALL SELECT * FROM fraw WHERE sid IS NULL",
+            always=True,
+        )
+        window = "(PARTITION BY uid ORDER BY t0 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
+        lag = f"lag(t0) OVER {window}"
+        ctes = [
+            f"raw AS (\n{raw})",
+            f"fraw AS (\n{reduced})",
+            # whole fragments whose session also has raw events are merged like the others;
+            # the session id's hash finds them (a collision merges one more row, exactly)
+            "rk AS (SELECT DISTINCT hash(sid) AS sk FROM fraw WHERE sid IS NOT NULL)",
+            f"fa AS (\n  SELECT *, CASE WHEN {lag} IS NULL OR {F.epoch_ms('t0')} - "
+            f"{F.epoch_ms(lag)} > {SESSION_GAP_MS} THEN 1 ELSE 0 END AS new_session\n"
+            f"  FROM ({nulls}) AS n\n)",
+            f"fn AS (\n  SELECT hour, uid || '~' || "
+            f"{F.to_text(f'sum(new_session) OVER {window}')} AS sid, uid, t0, t1, n, pv, "
+            "active, entry_ts, entry, exit_ts, exit FROM fa\n)",
+        ]
+        if self.since is not None:
+            since = self.since
+            ctes.append(
+                "early AS (\n"
+                f"  SELECT sid FROM session_hourly r WHERE r.project_id = {p(scope.project_id)} "
+                f"AND r.hour >= {p(first)} AND r.hour < {p(since)} AND r.sid IS NOT NULL "
+                "AND (NOT r.whole OR r.sk IN (SELECT sk FROM rk))\n"
+                f"  UNION ALL SELECT sid FROM fraw WHERE sid IS NOT NULL AND hour < {p(since)}\n"
+                f"  UNION ALL SELECT sid FROM fn WHERE hour < {p(since)}\n)"
+            )
+        return ",\n".join(ctes)
+
+    def _later(self, rows: str) -> str:
+        """``rows`` of sessions that start from ``since`` on (all without ``since``)."""
+        if self.since is None:
+            return rows
+        return (
+            f"SELECT * FROM ({rows}) AS l WHERE hour >= {self.scope.param(self.since)} "
+            "AND NOT EXISTS (SELECT 1 FROM early WHERE early.sid IS NOT DISTINCT FROM l.sid)"
+        )
+
+    def whole(self) -> str:
+        """The sessions that are one stored fragment and have no raw events."""
+        low = self.since or self.first
+        rows = self._stored(low, self.last, "r.whole AND r.sk NOT IN (SELECT sk FROM rk)")
+        return self._later(self._resolved(rows))
+
+    def parts(self) -> str:
+        """The fragments of every other session, to merge by ``sid``."""
+        low = self.since or self.first
+        stored = self._stored(
+            low,
+            self.last,
+            "r.sid IS NOT NULL AND NOT (r.whole AND r.sk NOT IN (SELECT sk FROM rk))",
+        )
+        rows = self._resolved(f"{stored} UNION ALL SELECT * FROM fraw WHERE sid IS NOT NULL")
+        return self._later(f"{rows} UNION ALL SELECT * FROM fn")
 
 
-def session_rows(scope: Scope, *, whole_since: datetime | None = None) -> str:
-    """``ss`` from ``fr``, with the columns of ``sessions.session_rows_cte``.
+def fragments(
+    scope: Scope, *, resolve: bool = True, since: datetime | None = None
+) -> Fragments | None:
+    """The scope's sessions from the fragments, or None: scan the events instead."""
+    hours = usable(scope)
+    return None if hours is None else Fragments(scope, hours, resolve=resolve, since=since)
 
-    ``whole_since``: leave out the whole sessions of earlier hours (for callers that only
-    want sessions starting from then on)."""
-    F = scope.dialect
-    since = f" AND hour >= {scope.param(whole_since)}" if whole_since is not None else ""
+
+def session_rows(fr: Fragments) -> str:
+    """``ss``, with the columns of ``sessions.session_rows_cte``."""
+    F = fr.scope.dialect
     day = F.format_bucket
-    local = scope.local_time_sql
+    local = fr.scope.local_time_sql
     first_day = day("day", f"min({local('t0')})")
+    whole = fr.whole()
+    parts = fr.parts()
     return (
         "ss AS (\n"
         f"  SELECT sid, uid AS s_user, n AS s_events, active = 0 AS s_bounce, "
         f"{F.epoch_ms('t0')} AS s_start, {F.epoch_ms('t1')} AS s_end, "
         f"({F.epoch_ms('t1')} - {F.epoch_ms('t0')}) / 1000.0 AS s_duration, entry AS s_entry, "
         f"exit AS s_exit, {day('day', local('t0'))} AS s_date\n"
-        f"  FROM fr WHERE whole{since}\n"
+        f"  FROM ({whole}) AS w\n"
         "  UNION ALL\n"
         "  SELECT sid, min(uid), sum(n), sum(active) = 0, "
         f"{F.epoch_ms('min(t0)')}, {F.epoch_ms('max(t1)')}, "
         f"({F.epoch_ms('max(t1)')} - {F.epoch_ms('min(t0)')}) / 1000.0, "
         f"{F.arg_min('entry', 'entry_ts')}, {F.arg_max('exit', 'exit_ts')}, "
         f"{first_day}\n"
-        "  FROM fr WHERE NOT whole GROUP BY sid\n)"
+        f"  FROM ({parts}) AS m GROUP BY sid\n)"
     )
 
 
-def metric_sessions() -> str:
+def metric_sessions(fr: Fragments) -> str:
     """``s`` for ``build.session_metric_sql`` (one row per session: uid, n, pv, bounce,
-    duration) from ``fr``."""
+    duration)."""
     duration = "(epoch_ms({hi}) - epoch_ms({lo})) / 1000.0"
+    whole = fr.whole()
+    parts = fr.parts()
     return (
         "s AS (\n"
         "  SELECT sid, uid, n, pv, active = 0 AS bounce, "
-        f"{duration.format(hi='t1', lo='t0')} AS duration FROM fr WHERE whole\n"
+        f"{duration.format(hi='t1', lo='t0')} AS duration FROM ({whole}) AS w\n"
         "  UNION ALL\n"
         "  SELECT sid, min(uid), sum(n), sum(pv), sum(active) = 0, "
-        f"{duration.format(hi='max(t1)', lo='min(t0)')} FROM fr WHERE NOT whole GROUP BY sid\n)"
+        f"{duration.format(hi='max(t1)', lo='min(t0)')} FROM ({parts}) AS m GROUP BY sid\n)"
     )
 
 
@@ -177,12 +270,14 @@ def session_totals_sql(scope: Scope, spec: QuerySpec) -> str | None:
         return None
     if not all(METRICS[m].level == "session" or m in _FROM_SESSIONS for m in spec.metrics):
         return None
-    fr = fragments_cte(scope)
+    fr = fragments(scope, resolve="unique_users" in spec.metrics)
     if fr is None:
         return None
     F = scope.dialect
+    ctes = fr.ctes()
+    sessions = metric_sessions(fr)
     measures = ", ".join(f"{session_metric_sql(F, m)} AS m{i}" for i, m in enumerate(spec.metrics))
-    return f"WITH {fr},\n{metric_sessions()}\nSELECT {measures} FROM s LIMIT {int(spec.limit) + 1}"
+    return f"WITH {ctes},\n{sessions}\nSELECT {measures} FROM s LIMIT {int(spec.limit) + 1}"
 
 
 #: metrics that ``build.build`` computes over sessions when a session-level metric is asked

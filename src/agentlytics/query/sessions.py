@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Literal
 
 from agentlytics.model.event import PAGE_VIEW, PASSIVE_EVENTS
@@ -25,7 +26,7 @@ from agentlytics.model.project import Project
 from agentlytics.query.build import Scope
 from agentlytics.query.dialect import Dialect
 from agentlytics.query.engine import QueryEngine
-from agentlytics.query.fragments import fragments_cte, session_rows
+from agentlytics.query.fragments import fragments, newest_first, session_rows
 from agentlytics.query.model import Filter
 from agentlytics.query.period import Period
 
@@ -69,18 +70,24 @@ def session_rows_cte(F: Dialect) -> str:
     )
 
 
-def _with_sessions(scope: Scope) -> str:
-    fragments = fragments_cte(scope)
-    if fragments is not None:
-        return f"WITH {fragments},\n{session_rows(scope)}\n"
+def _with_sessions(scope: Scope, *, resolve: bool = True, since: datetime | None = None) -> str:
+    """``ss`` as WITH clauses: from the store's session fragments when it has them
+    (``query/fragments.py``; ``resolve`` and ``since`` as there), else from the events."""
+    fr = fragments(scope, resolve=resolve, since=since)
+    if fr is not None:
+        ctes = fr.ctes()
+        return f"WITH {ctes},\n{session_rows(fr)}\n"
     return f"WITH {scope.base_cte(sessions=True)},\n{session_rows_cte(scope.dialect)}\n"
 
 
-def sessions_sql(scope: Scope, *, is_bounce: bool | None, limit: int) -> str:
-    """Sessions newest first, ``limit + 1`` rows (the extra one reports truncation)."""
+def sessions_sql(
+    scope: Scope, *, is_bounce: bool | None, limit: int, since: datetime | None = None
+) -> str:
+    """Sessions newest first, ``limit + 1`` rows (the extra one reports truncation);
+    ``since``: only those starting from then on (when read from fragments)."""
     where = {None: "", True: "WHERE s_bounce\n", False: "WHERE NOT s_bounce\n"}[is_bounce]
     return (
-        _with_sessions(scope)
+        _with_sessions(scope, since=since)
         + "SELECT sid, s_user, s_start, s_end, s_duration, s_entry, s_exit, s_events, s_bounce, "
         + "s_date\nFROM ss\n"
         + where
@@ -101,7 +108,7 @@ def bucket_sql() -> str:
 def distribution_sql(scope: Scope) -> str:
     F = scope.dialect
     return (
-        _with_sessions(scope)
+        _with_sessions(scope, resolve=False)
         + f"SELECT {bucket_sql()} AS b, count(*) AS n, {F.count_if('s_bounce')} AS bounces, "
         "avg(s_events) AS avg_events\nFROM ss GROUP BY b ORDER BY b"
     )
@@ -122,7 +129,7 @@ def pages_sql(scope: Scope, kinds: Sequence[PageKind], limit: int) -> str:
             f"  GROUP BY {column} ORDER BY n DESC, page LIMIT {int(limit) + 1}\n"
             f") AS t_{kind}"
         )
-    return _with_sessions(scope) + "\nUNION ALL\n".join(parts)
+    return _with_sessions(scope, resolve=False) + "\nUNION ALL\n".join(parts)
 
 
 def list_sessions(
@@ -136,8 +143,14 @@ def list_sessions(
 ) -> dict[str, Any]:
     """``GET /sessions``. A ``user_id`` matches the identity-resolved user of each event."""
     filters = [Filter("user_id", "eq", user_id)] if user_id else []
-    scope = engine.scope(project, period, filters)
-    rows = engine.fetch(scope, sessions_sql(scope, is_bounce=is_bounce, limit=limit))
+    # the newest sessions first: those starting in the last hours, then further back until
+    # there are more than ``limit`` (every session starting earlier ranks below them)
+    for since in newest_first(engine.scope(project, period, filters)):
+        scope = engine.scope(project, period, filters)
+        sql = sessions_sql(scope, is_bounce=is_bounce, limit=limit, since=since)
+        rows = engine.fetch(scope, sql)
+        if len(rows) > limit:
+            break
     return {
         "project": project.name,
         "period": period.as_json(),

@@ -101,7 +101,8 @@ def session_sql(source: str, where: str) -> str:
         f"  arg_min(path, timestamp) FILTER (WHERE {_PAGE}),\n"
         f"  max(timestamp) FILTER (WHERE {_PAGE}),\n"
         f"  arg_max(path, timestamp) FILTER (WHERE {_PAGE}),\n"
-        "  session_id IS NOT NULL AS whole\n"
+        "  session_id IS NOT NULL AS whole,\n"
+        "  CASE WHEN session_id IS NOT NULL THEN hash(session_id) END AS sk\n"
         f"FROM {source} WHERE {where}\n"
         "GROUP BY project_id, hour, session_id, uid, "
         "CASE WHEN session_id IS NULL THEN timestamp END"
@@ -126,6 +127,24 @@ def mark_split(con: duckdb.DuckDBPyConnection, sids: str, params: Sequence[Any])
     con.execute(MARK_SPLIT.format(sids=sids), list(params))
 
 
+def finish_appended(con: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]]) -> None:
+    """After fragments built in Python (``session_rows_for``, ``sk`` NULL) were appended:
+    give them DuckDB's hash, and the sessions they extend are no longer whole."""
+    con.execute("UPDATE session_hourly SET sk = hash(sid) WHERE sk IS NULL AND sid IS NOT NULL")
+    sids = sorted({row[2] for row in rows if row[2] is not None})
+    mark_split(con, "SELECT unnest(?::VARCHAR[]) AS sid", [sids])
+
+
+def hash_changed(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether this engine hashes session ids differently from the one that built the
+    fragments (after an upgrade): then they must be rebuilt."""
+    [(changed,)] = con.execute(
+        "SELECT count(*) FROM (SELECT sid, sk FROM session_hourly WHERE sid IS NOT NULL "
+        "LIMIT 1000) WHERE sk IS DISTINCT FROM hash(sid)"
+    ).fetchall()
+    return bool(changed)
+
+
 def session_rows_for(events: Sequence[Event]) -> list[tuple[Any, ...]]:
     """The session fragments of some events, as ``session_sql`` would build them."""
     frags: dict[tuple[Any, ...], list[Any]] = {}
@@ -136,6 +155,7 @@ def session_rows_for(events: Sequence[Event]) -> list[tuple[Any, ...]]:
         f = frags.get(key)
         if f is None:
             f = frags[key] = [at, at, 0, 0, 0, None, None, None, None, e.session_id is not None]
+            f.append(None)  # sk: hashed by DuckDB once appended
         f[0], f[1] = min(f[0], at), max(f[1], at)
         f[2] += 1
         f[3] += e.name == PAGE_VIEW
@@ -176,6 +196,10 @@ def catch_up_sessions(
     """Build the session fragments of every event received before ``until`` (the rollup's
     watermark) that ``session_hourly`` lacks, a week of ``received_at`` per transaction,
     logging progress; returns the fragments' watermark (``until``)."""
+    if hash_changed(con):
+        log.warning("session ids hash differently now: rebuilding the session fragments")
+        con.execute("DELETE FROM session_hourly")
+        con.execute("UPDATE rollup_state SET watermark = ? WHERE name = ?", [_EPOCH, SESSIONS])
     current = watermark(con, SESSIONS)
     if current >= until:
         return current

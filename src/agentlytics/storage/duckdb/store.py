@@ -182,8 +182,7 @@ class DuckDBEventStore:
                 self._append("rollup_hourly", rollup.rows_for(late))
                 frags = rollup.session_rows_for(late)
                 self._append("session_hourly", frags)
-                sids = sorted({f[2] for f in frags if f[2] is not None})
-                rollup.mark_split(con, "SELECT unnest(?::VARCHAR[]) AS sid", [sids])
+                rollup.finish_appended(con, frags)
             if bots:
                 self._append("bot_hits", [_bot_row(b) for b in bots])
             for ident in identities:
