@@ -249,19 +249,25 @@ def direct_phase(
 def clickhouse_direct(
     args: argparse.Namespace, captured: dict[str, list[Any]]
 ) -> dict[str, dict[str, Any]]:
-    """The captured statements on a plain clickhouse-connect client, with the settings every
-    client of the store has (UTC session time zone)."""
+    """The captured statements on a plain clickhouse-connect client, with the settings the
+    store's readers have (UTC session time zone, materialized CTEs where the server has
+    them)."""
     import clickhouse_connect
 
     from agentlytics.storage.clickhouse.params import bind
-    from agentlytics.storage.clickhouse.store import CLIENT_SETTINGS, connection_args
+    from agentlytics.storage.clickhouse.store import (
+        CLIENT_SETTINGS,
+        connection_args,
+        reader_settings,
+    )
 
     dsn, database = connection_args(args.events)
     client = clickhouse_connect.get_client(dsn=dsn, database=database, settings=CLIENT_SETTINGS)
+    settings = reader_settings(client)
 
     def run(sql: str, params: list[Any]) -> None:
         statement, values = bind(sql, params)
-        client.query(statement, parameters=values or None)
+        client.query(statement, parameters=values or None, settings=settings)
 
     try:
         return run_direct(captured, args.runs, "clickhouse", run)
@@ -308,6 +314,7 @@ def main() -> None:
     parser.add_argument("--coord", help="coordinator URL (redis://…)")
     parser.add_argument("--compare", type=Path, help="the --json of a run to set beside this one")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--sql", type=Path, help="write the captured statements here (JSON)")
     args = parser.parse_args()
     engine = "ClickHouse" if args.events else "DuckDB"
     baseline: dict[str, dict[str, Any]] = {}
@@ -324,6 +331,12 @@ def main() -> None:
         live = [c for c in todo if results.get(c.name, {}).get("status") not in (404, None)]
         console.print("[bold]capturing SQL[/bold]")
         captured = capture_phase(args, live)
+        if args.sql:
+            statements = {
+                name: [{"sql": sql, "params": [str(p) for p in params]} for sql, params in stmts]
+                for name, stmts in captured.items()
+            }
+            args.sql.write_text(json.dumps(statements, indent=1))
         console.print(f"[bold]direct {engine}[/bold]")
         for name, row in direct_phase(args, captured).items():
             results[name].update(row)

@@ -134,17 +134,23 @@ def _ch_retention(k: str, n: int) -> list[str]:
     return [f"arrayElement(retention({conds}), {j + 1})" for j in range(n)]
 
 
+def _ch_prop(col: str, key: str) -> str:
+    # As DuckDB: NULL for a missing key or JSON null, the string for a string, raw text for
+    # anything else. The document is parsed once: the same JSONExtractRaw call is computed
+    # once per row (common subexpression), and only a string value is parsed again.
+    raw = f"JSONExtractRaw({col}, '{key}')"
+    return (
+        f"multiIf({raw} IN ('', 'null'), NULL, "
+        f"startsWith({raw}, '\"'), JSONExtractString({raw}), {raw})"
+    )
+
+
 CLICKHOUSE = Dialect(
     name="clickhouse",
     sum_if=lambda expr, cond: f"sumIfOrNull({expr}, {cond})",
     local_time=lambda col, tz: f"toTimeZone({col}, '{tz}')",
     trunc=lambda unit, expr: f"{_CH_TRUNC[unit]}({expr})",
-    # as DuckDB: NULL for a missing key or JSON null, raw text for non-strings
-    prop=lambda col, key: (
-        f"multiIf(JSONType({col}, '{key}') = 'String', JSONExtractString({col}, '{key}'), "
-        f"JSONType({col}, '{key}') IN ('Null', 'Unknown') OR NOT JSONHas({col}, '{key}'), NULL, "
-        f"JSONExtractRaw({col}, '{key}'))"
-    ),
+    prop=_ch_prop,
     epoch_ms=lambda expr: f"toUnixTimestamp64Milli(toDateTime64({expr}, 3))",
     count_distinct=lambda expr: f"uniqExact({expr})",
     approx_distinct=lambda expr: f"uniq({expr})",
@@ -174,6 +180,10 @@ CLICKHOUSE = Dialect(
     starts_with=lambda expr: f"startsWith({expr}, ?)",
     unit_diff=lambda unit, a, b: f"dateDiff('{unit}', {a}, {b})",
     retention_flags=lambda k, n: _ch_retention(k, n),
+    may_have_key=lambda col, key: f"position({col}, '\"{key}\"') > 0",
+    # without it a CTE is computed again for every reference (the store turns the feature
+    # on, or drops the keyword where the server lacks it)
+    materialized="MATERIALIZED ",
 )
 
 

@@ -41,8 +41,17 @@ _LOOKUP_CHUNK = 5_000  # ids per primary-key lookup
 _RANGE_CHECK_MIN = 1_000
 # every statement reads and writes times in UTC, whatever the server's own time zone
 CLIENT_SETTINGS = {"session_timezone": "UTC"}
+# Reader settings this store turns on when the server knows them (newer servers):
+# materialized CTEs compute once a CTE that a query reads several times (the dialect marks
+# such CTEs MATERIALIZED; for a server without them the store drops the keyword).
+_READ_FEATURES = {"enable_materialized_cte": 1}
+_MATERIALIZED = " AS MATERIALIZED ("
 # a group may hold events of many months; one bad batch must not fail everybody's commit
 INSERT_SETTINGS = {"max_partitions_per_insert_block": 0}
+
+# bulk loads come without duplicates: skip collapsing each block on insert (3x faster on
+# chDB); merges still collapse whatever a race lets through
+_BULK_SETTINGS = {**INSERT_SETTINGS, "optimize_on_insert": 0}
 
 # concurrent queries on one HTTP session are refused; our clients share nothing per session
 ch_common.set_setting("autogenerate_session_id", False)
@@ -121,15 +130,17 @@ class ClickHouseEventStore:
         self.schema_version = migrate(setup)
         apply_retention(setup, retention_days)
         self._writer_client = setup
+        self.read_settings = reader_settings(setup)
+        self._materialized_cte = "enable_materialized_cte" in self.read_settings
         self._seen = RecentIds(dedupe_capacity)
         self._warm_dedupe(dedupe_window_days, dedupe_capacity)
         self._writer = GroupWriter(
             self._commit, name="clickhouse-writer", group_commit_ms=group_commit_ms
         )
 
-    def _new_client(self, database: str | None) -> Any:
+    def _new_client(self, database: str | None, settings: dict[str, Any] | None = None) -> Any:
         client = clickhouse_connect.get_client(
-            dsn=self._dsn, database=database, settings=CLIENT_SETTINGS
+            dsn=self._dsn, database=database, settings=settings or CLIENT_SETTINGS
         )
         with self._clients_lock:
             self._clients.append(client)
@@ -139,7 +150,7 @@ class ClickHouseEventStore:
         """This thread's reader client."""
         client = getattr(self._local, "client", None)
         if client is None:
-            client = self._local.client = self._new_client(self.database)
+            client = self._local.client = self._new_client(self.database, self.read_settings)
         return client
 
     # -- writes ---------------------------------------------------------------------------
@@ -227,7 +238,7 @@ class ClickHouseEventStore:
             keys = _key_column(table["project_id"], table["event_id"])
             table = table.filter(pc.invert(pc.is_in(keys, value_set=pa.array(stored))))
         if table.num_rows:
-            self._client().insert_arrow("events", table, settings=INSERT_SETTINGS)
+            self._client().insert_arrow("events", table, settings=_BULK_SETTINGS)
         return int(table.num_rows)
 
     def _stored_keys(self, table: pa.Table) -> list[str]:
@@ -258,6 +269,8 @@ class ClickHouseEventStore:
     # -- reads ----------------------------------------------------------------------------
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> Rows:
+        if not self._materialized_cte:
+            sql = sql.replace(_MATERIALIZED, " AS (")
         statement, values = bind(sql, params)
         result = self._client().query(statement, parameters=values or None)
         rows = result.result_rows
@@ -279,6 +292,17 @@ class ClickHouseEventStore:
             clients, self._clients = self._clients, []
         for client in clients:
             client.close()
+
+
+def reader_settings(client: Any) -> dict[str, Any]:
+    """The settings of a reading client: ``CLIENT_SETTINGS`` and the optional features this
+    server knows."""
+    result = client.query(
+        "SELECT name FROM system.settings WHERE name IN {names:Array(String)}",
+        parameters={"names": list(_READ_FEATURES)},
+    )
+    known = {str(name) for (name,) in result.result_rows}
+    return {**CLIENT_SETTINGS, **{k: v for k, v in _READ_FEATURES.items() if k in known}}
 
 
 def _wall_clock(row: Sequence[Any], columns: list[int]) -> tuple[Any, ...]:
