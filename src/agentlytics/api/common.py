@@ -11,6 +11,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
+from agentlytics.api.middleware import BODY_KEY
 from agentlytics.app import Services
 from agentlytics.errors import ValidationError
 from agentlytics.ingest.draft import RequestContext
@@ -36,13 +37,19 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
     return JSON(data, status_code=status, headers=headers)
 
 
+async def body_of(request: Request) -> bytes:
+    """The request body (already read when the ingest fast path took the request)."""
+    body: bytes | None = request.scope.get(BODY_KEY)
+    return body if body is not None else await request.body()
+
+
 async def read_json(request: Request) -> Any:
     """The body as JSON, whatever the content type (beacons send text/plain).
 
     Raises:
         ValidationError: an empty body or one that is not JSON (INVALID_JSON).
     """
-    body = await request.body()
+    body = await body_of(request)
     if not body.strip():
         raise ValidationError("the request body is empty; send a JSON object", code="INVALID_JSON")
     try:

@@ -17,7 +17,13 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from agentlytics.api.common import in_thread, json_response, request_context, services
+from agentlytics.api.common import (
+    body_of,
+    in_thread,
+    json_response,
+    request_context,
+    services,
+)
 from agentlytics.app import Services
 from agentlytics.errors import ForbiddenError, RateLimited
 from agentlytics.ingest.formats import convalytics as fmt
@@ -97,7 +103,7 @@ def base_url(request: Request) -> str:
 async def _decode(request: Request) -> Any:
     """The body as JSON, or ``_NOT_JSON``."""
     try:
-        return msgspec.json.decode(await request.body())
+        return msgspec.json.decode(await body_of(request))
     except msgspec.DecodeError:
         return _NOT_JSON
 

@@ -10,6 +10,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+#: where the fast path leaves the body it read (``read_json`` takes it from there)
+BODY_KEY = "agentlytics.body"
+
 #: routes browsers post events to from other origins
 INGEST_PATHS = frozenset(
     {"/track", "/track/batch", "/identify", "/ingest", "/ingest/batch", "/experiments/config"}
@@ -184,12 +187,12 @@ class IngestFastPath:
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
-        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        body = scope[BODY_KEY] = chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
-        async def receive_body() -> Message:
+        async def replay() -> Message:  # for a handler that reads the body as a stream
             return {"type": "http.request", "body": body, "more_body": False}
 
-        request = Request(scope, receive_body)
+        request = Request(scope, replay)
         try:
             response = await endpoint(request)
         except Exception as exc:

@@ -20,6 +20,8 @@ class _Live:
         self.seq = 0
         self.buffer: deque[tuple[int, int, dict[str, Any]]] = deque(maxlen=LIVE_MAX_EVENTS)
         self.changed = asyncio.Condition()
+        #: subscribers waiting on ``changed`` (publish skips the condition when there are none)
+        self.waiting = 0
 
 
 class MemoryCoordinator:
@@ -71,8 +73,9 @@ class MemoryCoordinator:
         for event in events:
             live.seq += 1
             live.buffer.append((live.seq, now, event))
-        async with live.changed:
-            live.changed.notify_all()
+        if live.waiting:
+            async with live.changed:
+                live.changed.notify_all()
 
     async def recent(self, project_id: str, since_ms: int) -> list[dict[str, Any]]:
         live = self._live.get(project_id)
@@ -95,7 +98,11 @@ class MemoryCoordinator:
                 yield str(seq), event
             async with live.changed:
                 if live.seq == cursor:
-                    await live.changed.wait()
+                    live.waiting += 1
+                    try:
+                        await live.changed.wait()
+                    finally:
+                        live.waiting -= 1
 
     async def close(self) -> None:
         self._live.clear()
