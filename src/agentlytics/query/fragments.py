@@ -205,11 +205,11 @@ class Fragments:
     def parts(self) -> str:
         """The fragments of every other session, to merge by ``sid``."""
         low = self.since or self.first
-        stored = self._stored(
-            low,
-            self.last,
-            "r.sid IS NOT NULL AND NOT (r.whole AND r.sk NOT IN (SELECT sk FROM rk))",
-        )
+        # two scans: the split sessions' rows (a filter the scan applies as it reads), and
+        # the whole ones that raw events extend (found by hash)
+        split = self._stored(low, self.last, "r.sid IS NOT NULL AND NOT r.whole")
+        extended = self._stored(low, self.last, "r.whole AND r.sk IN (SELECT sk FROM rk)")
+        stored = f"{split} UNION ALL {extended}"
         rows = self._resolved(f"{stored} UNION ALL SELECT * FROM fraw WHERE sid IS NOT NULL")
         return self._later(f"{rows} UNION ALL SELECT * FROM fn")
 
