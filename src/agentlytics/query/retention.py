@@ -15,19 +15,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from agentlytics.errors import ValidationError
 from agentlytics.model.project import Project
-from agentlytics.query.build import Scope
+from agentlytics.query.build import Scope, utc_offsets
 from agentlytics.query.engine import QueryEngine
 from agentlytics.query.period import Period, parse_period
 
 USER_CAP = 10_000
 FIRST_SEEN_LOOKBACK_DAYS = 365
 MAX_COHORTS = {"day": 30, "week": 12, "month": 12}
+#: the store's per-(project, raw user id, UTC day) first and last event times
+ACTIVITY_TABLE = "activity_daily"
 PERIODS = tuple(MAX_COHORTS)
 
 
@@ -97,30 +99,167 @@ def cohort_starts(end: datetime, tz: str, spec: RetentionSpec) -> list[datetime]
     return [_step(last, spec.period, -i) for i in range(spec.cohorts - 1, -1, -1)]
 
 
-def retention_sql(scope: Scope, spec: RetentionSpec, first_start: datetime) -> str:
-    """One row per non-empty cohort: its size and per-offset retained users."""
+@dataclass(frozen=True, slots=True)
+class ActivityDays:
+    """How ``retention_sql`` reads the store's per-(user, UTC day) activity table
+    (``storage/duckdb/activity.py``): its rows for the whole UTC days ``[first, last)``
+    except ``skip``, and the events of every other moment of the period."""
+
+    first: date
+    last: date
+    #: UTC days in which the zone's offset changes (read from the events)
+    skip: tuple[date, ...]
+    #: the zone is UTC all along: a UTC day's first and last events share every bucket
+    utc: bool
+    #: the table's watermark (naive UTC): it holds the events received before it. Read
+    #: before the query: rows the writer adds meanwhile are read twice, which changes no
+    #: first time and no set of periods
+    mark: datetime
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0))
+
+
+def activity_days(scope: Scope, mark: datetime) -> ActivityDays | None:
+    """The table's part of the period, or None when the events must be read throughout."""
+    spans = utc_offsets(scope.period.tz, scope.period.start, scope.period.end)
+    if spans is None:
+        return None
+    start, end = scope.period.start_param, scope.period.end_param
+    first = start.date() + (timedelta(days=1) if start.time() != time(0) else timedelta(0))
+    last = end.date()
+    if first >= last:
+        return None
+    skip = tuple(sorted({until.date() for _, until in spans if until is not None}))
+    return ActivityDays(first, last, skip, all(offset == 0 for offset, _ in spans), mark)
+
+
+def _points(scope: Scope, spec: RetentionSpec, table: ActivityDays | None) -> str:
+    """``pts``: (raw user id, time, is a cohort event, is a returning event).
+
+    Without the table: one row per event. With it: per user and whole UTC day, the first
+    and the last event (in a UTC day the zone's offset does not change, so no local period
+    can lie strictly between them: the periods they fall in are exactly the user's periods
+    that day), then the events of the rest of the period and those the table does not hold
+    yet (received since its watermark). A point read twice changes nothing.
+    """
+    raw = "coalesce(e.user_id, e.anonymous_id)"
+    if table is None:
+        returning = spec.returning_event or spec.event
+        is_c = (
+            f"CASE WHEN e.name = {scope.param(spec.event)} THEN 1 ELSE 0 END" if spec.event else "1"
+        )
+        is_r = (
+            f"CASE WHEN e.name = {scope.param(returning)} THEN 1 ELSE 0 END" if returning else "1"
+        )
+        conds = [
+            f"e.project_id = {scope.param(scope.project_id)}",
+            f"e.timestamp >= {scope.param(scope.period.start_param)}",
+            f"e.timestamp < {scope.param(scope.period.end_param)}",
+        ]
+        if spec.event:  # the cohort and the returning event are the only events read
+            names = sorted({spec.event, returning or spec.event})
+            conds.append(f"e.name IN ({', '.join(scope.param(n) for n in names)})")
+        return (
+            f"pts AS (SELECT {raw} AS ruid, e.timestamp AS ts, {is_c} AS is_c, {is_r} AS is_r\n"
+            f"  FROM events e WHERE {' AND '.join(conds)})"
+        )
+    parts = []
+    for col in ("first_ts",) if table.utc else ("first_ts", "last_ts"):
+        conds = [
+            f"a.project_id = {scope.param(scope.project_id)}",
+            f"a.day >= {scope.param(table.first)}",
+            f"a.day < {scope.param(table.last)}",
+        ]
+        if table.skip:
+            conds.append(f"a.day NOT IN ({', '.join(scope.param(d) for d in table.skip)})")
+        parts.append(
+            f"SELECT a.uid AS ruid, a.{col} AS ts, 1 AS is_c, 1 AS is_r FROM {ACTIVITY_TABLE} a\n"
+            f"    WHERE {' AND '.join(conds)}"
+        )
+    # the events the table does not hold: each stretch a plain time range, so that the
+    # store's per-block min/max of timestamp (and of received_at) skip the rest
+    start, end = scope.period.start_param, scope.period.end_param
+    stretches = [(start, _midnight(table.first)), (_midnight(table.last), end)]
+    stretches += [(_midnight(d), _midnight(d + timedelta(days=1))) for d in table.skip]
+    for low, high in stretches:
+        if low < high:
+            parts.append(
+                f"SELECT {raw} AS ruid, e.timestamp AS ts, 1 AS is_c, 1 AS is_r FROM events e\n"
+                f"    WHERE e.project_id = {scope.param(scope.project_id)}"
+                f" AND e.timestamp >= {scope.param(low)} AND e.timestamp < {scope.param(high)}"
+            )
+    parts.append(
+        f"SELECT {raw} AS ruid, e.timestamp AS ts, 1 AS is_c, 1 AS is_r FROM events e\n"
+        f"    WHERE e.project_id = {scope.param(scope.project_id)}"
+        f" AND e.received_at >= {scope.param(table.mark)}"
+        f" AND e.timestamp >= {scope.param(_midnight(table.first))}"
+        f" AND e.timestamp < {scope.param(_midnight(table.last))}"
+    )
+    return "pts AS (\n  " + "\n  UNION ALL\n  ".join(parts) + "\n)"
+
+
+def retention_sql(
+    scope: Scope, spec: RetentionSpec, first_start: datetime, table: ActivityDays | None = None
+) -> str:
+    """One row per non-empty cohort: its size and per-offset retained users.
+
+    Each raw user id's first cohort event comes from one aggregation; users are resolved
+    through the identity map only where the map can change something (ids it maps, and
+    the ids it maps to), so the rest keep their row. Only the users within the cap are
+    looked at further: their returning events, bucketed into periods.
+    """
     F = scope.dialect
     unit = spec.period
-    returning = spec.returning_event or spec.event
-    base = scope.base_cte()  # parameters are positional: build in the order of the text
-    cohort_cond = f"name = {scope.param(spec.event)}" if spec.event else "1 = 1"
-    return_cond = f"name = {scope.param(returning)}" if returning else "1 = 1"
+    ctes = [_points(scope, spec, table)]  # parameters are positional: in the text's order
+    ctes.append("fr AS (SELECT ruid, min(ts) AS first_ts FROM pts WHERE is_c = 1 GROUP BY ruid)")
+    if scope.identities:
+        ctes += [
+            f"idm AS (SELECT im.previous_id AS previous_id, im.user_id AS user_id"
+            f" FROM {F.identities} im\n"
+            f"  WHERE im.project_id = {scope.param(scope.project_id)})",
+            f"firsts AS {F.materialized}(\n"
+            "  SELECT ruid AS uid, first_ts FROM fr WHERE ruid IS NULL\n"
+            "    OR (ruid NOT IN (SELECT previous_id FROM idm)"
+            " AND ruid NOT IN (SELECT user_id FROM idm))\n"
+            "  UNION ALL\n"
+            f"  SELECT coalesce({F.joined_user('i.user_id')}, f.ruid) AS uid,"
+            " min(f.first_ts) AS first_ts\n"
+            "  FROM fr f LEFT JOIN idm i ON i.previous_id = f.ruid\n"
+            "  WHERE f.ruid IN (SELECT previous_id FROM idm)\n"
+            "    OR f.ruid IN (SELECT user_id FROM idm)\n"
+            f"  GROUP BY coalesce({F.joined_user('i.user_id')}, f.ruid))",
+        ]
+    else:
+        ctes.append(f"firsts AS {F.materialized}(SELECT ruid AS uid, first_ts FROM fr)")
+    cohort = F.trunc(unit, scope.local_time_sql("first_ts"))
+    ctes += [
+        "eligible AS (SELECT uid, first_ts FROM firsts\n"
+        f"  WHERE first_ts >= {scope.param(first_start)})",
+        # the cap's last first-seen time, so that only the users up to it are sorted
+        f"cut AS (SELECT max(first_ts) AS t FROM (SELECT first_ts FROM eligible\n"
+        f"  ORDER BY first_ts LIMIT {USER_CAP}) x)",
+        # a row number rather than LIMIT, which DuckDB 2.0.0 may drop (see query/funnels.py)
+        f"chosen AS (SELECT uid, {cohort} AS cohort FROM (SELECT uid, first_ts,\n"
+        "    row_number() OVER (ORDER BY first_ts, uid) AS pos FROM eligible\n"
+        f"    WHERE first_ts <= (SELECT t FROM cut)) r\n  WHERE pos <= {USER_CAP})",
+    ]
+    if scope.identities:
+        ctes.append(
+            "cr AS (SELECT uid, uid AS ruid FROM chosen\n"
+            "  WHERE uid NOT IN (SELECT previous_id FROM idm)\n"
+            "  UNION ALL SELECT user_id AS uid, previous_id AS ruid FROM idm\n"
+            "  WHERE user_id IN (SELECT uid FROM chosen))"
+        )
+    else:
+        ctes.append("cr AS (SELECT uid, uid AS ruid FROM chosen)")
     offset = F.unit_diff(unit, "c.cohort", "a.b")
     flags = F.retention_flags(offset, spec.cohorts)
-    ctes = [
-        base,
-        f"marked AS (SELECT uid, timestamp, {F.trunc(unit, 'lts')} AS b, ({cohort_cond}) AS is_c,"
-        f" ({return_cond}) AS is_r FROM base)",
-        "firsts AS (SELECT uid, min(timestamp) AS first_ts, min(b) AS cohort FROM marked "
-        "WHERE is_c GROUP BY uid)",
-        "eligible AS (SELECT uid, cohort, first_ts FROM firsts "
-        f"WHERE first_ts >= {scope.param(first_start)})",
-        # a row number rather than LIMIT, which DuckDB 2.0.0 may drop (see query/funnels.py)
-        "chosen AS (SELECT uid, cohort FROM (SELECT uid, cohort,\n"
-        "    row_number() OVER (ORDER BY first_ts, uid) AS pos FROM eligible) r\n"
-        f"  WHERE pos <= {USER_CAP})",
-        "acts AS (SELECT DISTINCT uid, b FROM marked "
-        f"WHERE is_r AND timestamp >= {scope.param(first_start)})",
+    ctes += [
+        f"acts AS (SELECT r.uid AS uid, {F.trunc(unit, scope.local_time_sql('p.ts'))} AS b\n"
+        "  FROM pts p JOIN cr r ON r.ruid = p.ruid\n"
+        f"  WHERE p.is_r = 1 AND p.ts >= {scope.param(first_start)})",
         "per_user AS (SELECT c.uid AS uid, c.cohort AS cohort, "
         + ", ".join(f"{flag} AS r{j}" for j, flag in enumerate(flags))
         + " FROM chosen c LEFT JOIN acts a ON a.uid = c.uid GROUP BY c.uid, c.cohort)",
@@ -131,6 +270,12 @@ def retention_sql(scope: Scope, spec: RetentionSpec, first_start: datetime) -> s
         f"count(*) AS users, {sums}, (SELECT count(*) FROM eligible) AS total\n"
         "FROM per_user GROUP BY cohort ORDER BY cohort"
     )
+
+
+def reads_activity(engine: QueryEngine) -> bool:
+    """Whether the engine may read the store's activity table (the embedded store keeps
+    one; the engine's ``rollups=False`` reads only the events)."""
+    return engine.rollups and bool(getattr(engine.store, "activity_days", False))
 
 
 def run_retention(
@@ -145,7 +290,13 @@ def run_retention(
     first_start = starts[0].replace(tzinfo=zone).astimezone(UTC)
     period = Period(first_start - timedelta(days=FIRST_SEEN_LOOKBACK_DAYS), end, tz)
     scope = engine.scope(project, period)
-    sql = retention_sql(scope, spec, first_start.replace(tzinfo=None))
+    table = None
+    if spec.event is None and spec.returning_event is None and reads_activity(engine):
+        [(mark,)] = engine.store.query(
+            "SELECT watermark FROM rollup_state WHERE name = ?", [ACTIVITY_TABLE]
+        ).rows
+        table = activity_days(scope, mark)
+    sql = retention_sql(scope, spec, first_start.replace(tzinfo=None), table)
     rows = {r["cohort_date"]: r for r in engine.fetch(scope, sql)}
     total = next((int(r["total"]) for r in rows.values()), 0)
     sizes: list[int] = []

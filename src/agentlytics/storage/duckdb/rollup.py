@@ -36,6 +36,7 @@ from typing import Any
 import duckdb
 
 from agentlytics.model.event import MCP_CALL, PAGE_VIEW, PASSIVE_EVENTS, Event
+from agentlytics.storage.duckdb import activity
 
 #: the events columns counted one by one (their values are the rollup's ``value``)
 DIMENSIONS: tuple[str, ...] = (
@@ -256,6 +257,7 @@ def advance(con: duckdb.DuckDBPyConnection, until: datetime, current: datetime) 
         con.execute(
             "UPDATE rollup_state SET watermark = ? WHERE name IN (?, ?)", [high, STATE, SESSIONS]
         )
+        activity.advance(con, current, high)
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")

@@ -25,7 +25,7 @@ from msgspec.structs import astuple
 
 from agentlytics.model.event import EVENT_COLUMNS, BotHit, Event, Identity
 from agentlytics.storage.dedupe import RecentIds, id_key
-from agentlytics.storage.duckdb import rollup
+from agentlytics.storage.duckdb import activity, rollup
 from agentlytics.storage.duckdb.schema import migrate
 from agentlytics.storage.ports import Rows
 from agentlytics.storage.writer import GroupWriter, Outcome, Write, mark_new
@@ -81,10 +81,13 @@ class DuckDBEventStore:
         self.rollup_dims: frozenset[str] | None = frozenset(rollup.DIMENSIONS) if rollups else None
         #: whether queries may read the session fragments (``session_hourly``)
         self.session_fragments = rollups
+        #: whether retention may read the per-user daily activity (``activity.py``)
+        self.activity_days = rollups
         self._rollups = rollups
         self._watermark = rollup.watermark(self._con)
         if rollups:  # fragments of events counted before they existed (a one-time build)
             rollup.catch_up_sessions(self._con, self._watermark)
+            activity.catch_up(self._con, self._watermark)
         self._maintained = 0.0
         self._behind = rollups
         self._writer = GroupWriter(
@@ -180,6 +183,7 @@ class DuckDBEventStore:
                 self._append_events(fresh)
             if late:
                 self._append("rollup_hourly", rollup.rows_for(late))
+                self._append(activity.TABLE, activity.rows_for(late))
                 frags = rollup.session_rows_for(late)
                 self._append("session_hourly", frags)
                 rollup.finish_appended(con, frags)
@@ -232,6 +236,7 @@ class DuckDBEventStore:
                     params = [self._watermark] * (len(rollup.DIMENSIONS) + 1)
                     con.execute(rollup.aggregate_sql("_bulk", where), params)
                     con.execute(rollup.session_sql("_bulk", where), [self._watermark])
+                    activity.bulk(con, "_bulk", self._watermark)
                     sids = "SELECT DISTINCT session_id AS sid FROM _bulk WHERE received_at < ?"
                     rollup.mark_split(con, sids, [self._watermark])
                 con.execute("COMMIT")

@@ -1,0 +1,126 @@
+"""Per-user daily activity, kept current by the DuckDB writer, for ``GET /retention``.
+
+``activity_daily`` holds, per project x UTC day (of the event's ``timestamp``) x raw user id
+(``coalesce(user_id, anonymous_id)``, resolved through the identity map when read): the
+time of the first and of the last event, for exactly the events whose ``received_at`` is
+before its watermark (``rollup_state`` row ``activity_daily``). Rows are deltas: a key may
+have several rows, readers take the min / max.
+
+* The writer fills it in the transaction that moves the hourly rollup's watermark
+  (``rollup.advance``) and for late events in the commit that stores them, as the rollup;
+  ``catch_up`` builds it at start-up for events counted before the table existed, so its
+  watermark equals the rollup's.
+* Retention reads it for whole UTC days and the events for the rest of its period and for
+  what was received since the watermark (``query/retention.py``): about one row per user
+  and active day instead of one per event.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import duckdb
+
+from agentlytics.model.event import Event
+
+TABLE = "activity_daily"
+#: its watermark's row in ``rollup_state``
+STATE = TABLE
+log = logging.getLogger(__name__)
+_EPOCH = datetime(1970, 1, 1)
+
+DDL = f"""
+CREATE TABLE IF NOT EXISTS {TABLE} (
+    project_id VARCHAR NOT NULL,
+    day DATE NOT NULL,
+    uid VARCHAR,
+    first_ts TIMESTAMP NOT NULL,
+    last_ts TIMESTAMP NOT NULL
+);
+INSERT INTO rollup_state
+SELECT '{STATE}', TIMESTAMP '1970-01-01 00:00:00'
+WHERE NOT EXISTS (SELECT 1 FROM rollup_state WHERE name = '{STATE}');
+"""
+
+
+def aggregate_sql(source: str, where: str) -> str:
+    """``INSERT`` the activity of the rows of ``source`` matching ``where``."""
+    return (
+        f"INSERT INTO {TABLE}\n"
+        "SELECT project_id, CAST(timestamp AS DATE) AS day, "
+        "coalesce(user_id, anonymous_id) AS uid, min(timestamp), max(timestamp)\n"
+        f"FROM {source} WHERE {where}\n"
+        "GROUP BY project_id, day, uid"
+    )
+
+
+def rows_for(events: Sequence[Event]) -> list[tuple[Any, ...]]:
+    """The activity rows of some events, as ``aggregate_sql`` would build them."""
+    spans: dict[tuple[str, date, str | None], list[datetime]] = {}
+    for e in events:
+        at = _EPOCH + timedelta(milliseconds=e.timestamp)
+        uid = e.user_id if e.user_id is not None else e.anonymous_id
+        key = (e.project_id, at.date(), uid)
+        span = spans.get(key)
+        if span is None:
+            spans[key] = [at, at]
+        else:
+            span[0], span[1] = min(span[0], at), max(span[1], at)
+    return [(*key, first, last) for key, (first, last) in spans.items()]
+
+
+def watermark(con: duckdb.DuckDBPyConnection) -> datetime:
+    [(mark,)] = con.execute("SELECT watermark FROM rollup_state WHERE name = ?", [STATE]).fetchall()
+    return mark  # type: ignore[no-any-return]
+
+
+def catch_up(
+    con: duckdb.DuckDBPyConnection, until: datetime, step: timedelta = timedelta(days=7)
+) -> datetime:
+    """Build the activity of every event received before ``until`` (the rollup's
+    watermark) that the table lacks, ``step`` of ``received_at`` per transaction; returns
+    the table's watermark (``until``, or where it already was when further)."""
+    con.execute(DDL)
+    current = watermark(con)
+    if current >= until:
+        return current
+    [(first,)] = con.execute(
+        "SELECT min(received_at) FROM events WHERE received_at >= ? AND received_at < ?",
+        [current, until],
+    ).fetchall()
+    if first is not None:
+        log.warning("building user activity for events received %s to %s", first, until)
+    low = current if first is None else max(current, first)
+    while True:
+        high = until if first is None else min(low + step, until)
+        con.execute("BEGIN")
+        try:
+            if first is not None:
+                con.execute(
+                    aggregate_sql("events", "received_at >= ? AND received_at < ?"),
+                    [current, high],
+                )
+            con.execute("UPDATE rollup_state SET watermark = ? WHERE name = ?", [high, STATE])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        current = low = high
+        if high >= until:
+            return high
+
+
+def advance(con: duckdb.DuckDBPyConnection, low: datetime, high: datetime) -> None:
+    """Inside the rollup's transaction that moves its watermark from ``low`` to ``high``:
+    the activity of the events received in between, and the same watermark."""
+    con.execute(aggregate_sql("events", "received_at >= ? AND received_at < ?"), [low, high])
+    con.execute("UPDATE rollup_state SET watermark = ? WHERE name = ?", [high, STATE])
+
+
+def bulk(con: duckdb.DuckDBPyConnection, source: str, mark: datetime) -> None:
+    """Inside a bulk load's transaction: the activity of the loaded rows received before
+    the watermark ``mark`` (the writer never reads them again)."""
+    con.execute(aggregate_sql(source, "received_at < ?"), [mark])
