@@ -24,7 +24,7 @@ import pytest
 
 from agentlytics.model.event import BotHit, Event, Identity
 from agentlytics.model.project import Project
-from agentlytics.query import bots, insights, sessions
+from agentlytics.query import bots, fragments, insights, sessions
 from agentlytics.query.build import Scope, build
 from agentlytics.query.dialect import DIALECTS
 from agentlytics.query.engine import QueryEngine
@@ -49,11 +49,18 @@ class Case:
     render: Callable[[Scope], str]
     filters: Sequence[Filter] = ()
     period: Period = PARIS_WEEK
+    #: the store keeps session fragments (DuckDB); other engines render their scan
+    fragments: bool = False
 
 
 def spec(**kw: Any) -> Callable[[Scope], str]:
     return lambda scope: build(scope, QuerySpec(**kw))
 
+
+STATS_SESSIONS = QuerySpec(
+    metrics=["session_count", "bounce_rate", "avg_duration", "pageviews", "unique_users"]
+)
+INSIGHT_EVENTS = QuerySpec(metrics=["event_count", "unique_users"])
 
 CASES = [
     Case("query_event_count", spec()),
@@ -91,6 +98,40 @@ CASES = [
     Case("sessions_distribution", sessions.distribution_sql),
     Case("pages_entry_and_exit", lambda s: sessions.pages_sql(s, ("entry", "exit"), 20)),
     Case("heatmap", insights.heatmap_sql, period=UTC_WEEK),
+    Case(
+        "fragments_sessions_newest",
+        lambda s: sessions.sessions_sql(
+            s, is_bounce=None, limit=100, since=datetime(2026, 11, 7, 20)
+        ),
+        fragments=True,
+    ),
+    Case(
+        "fragments_sessions_of_a_user",
+        lambda s: sessions.sessions_sql(s, is_bounce=False, limit=100),
+        filters=[Filter("user_id", "eq", "ada")],
+        fragments=True,
+    ),
+    Case(
+        "fragments_pages",
+        lambda s: sessions.pages_sql(s, ("entry", "exit"), 20),
+        fragments=True,
+    ),
+    Case(
+        "fragments_session_totals",
+        lambda s: fragments.session_totals_sql(s, STATS_SESSIONS) or build(s, STATS_SESSIONS),
+        fragments=True,
+    ),
+    Case(
+        "fragments_event_totals",
+        lambda s: fragments.event_totals_sql(s, INSIGHT_EVENTS) or build(s, INSIGHT_EVENTS),
+        fragments=True,
+    ),
+    Case(
+        "fragments_heatmap",
+        lambda s: fragments.heatmap_sql(s) or insights.heatmap_sql(s),
+        period=UTC_WEEK,
+        fragments=True,
+    ),
     Case("bots_actors", bots.actors_sql),
     Case("bots_series", bots.series_sql),
 ]
@@ -102,7 +143,13 @@ def _param(value: Any) -> Any:
 
 
 def render(case: Case, dialect: str) -> tuple[str, list[Any]]:
-    scope = Scope(DIALECTS[dialect], PROJECT_ID, case.period, list(case.filters))
+    scope = Scope(
+        DIALECTS[dialect],
+        PROJECT_ID,
+        case.period,
+        list(case.filters),
+        session_fragments=case.fragments and dialect == "duckdb",
+    )
     sql = case.render(scope)
     return sql, scope.params
 

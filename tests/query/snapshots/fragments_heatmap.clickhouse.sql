@@ -1,0 +1,11 @@
+-- params: ["p_snapshot", "2026-11-01T00:00:00", "2026-11-08T00:00:00"]
+WITH base AS (
+  SELECT e.*, coalesce(nullIf(i.user_id, ''), e.user_id, e.anonymous_id) AS uid, toTimeZone(e.timestamp, 'UTC') AS lts
+  FROM events e
+  LEFT JOIN (SELECT project_id, previous_id, argMax(user_id, created_at) AS user_id FROM identities GROUP BY project_id, previous_id) i
+    ON i.project_id = e.project_id
+    AND i.previous_id = coalesce(e.user_id, e.anonymous_id)
+  WHERE e.project_id = ? AND e.timestamp >= ? AND e.timestamp < ?
+)
+SELECT ((toDayOfWeek(lts) - 1) + 1) % 7 AS d, toHour(lts) AS h, count(*) AS events, uniqExact(uid) AS users
+FROM base GROUP BY d, h ORDER BY d, h
