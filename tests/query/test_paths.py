@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from agentlytics.query.paths import PathsSpec, fetch_paths, paths_sql
 from tests.conftest import RunningServer
 from tests.factories import event, pageview
 from tests.helpers import ok_json, populated_project
@@ -106,3 +107,47 @@ def test_out_of_bounds_knobs_fail_with_the_choices(any_server: RunningServer) ->
         assert r.status_code == 400
         r = c.post("/paths", json={"project": p["name"]})
         assert r.status_code == 400 and r.json()["error"] == "MISSING_FIELDS"
+
+
+def test_reading_back_from_the_end_finds_the_same_sessions_as_the_whole_period(
+    any_server: RunningServer,
+) -> None:
+    """``fetch_paths`` looks at the newest hours first and widens; a session that began
+    long before and is still active, sessions without a ``session_id`` and a goal before
+    the first page view must come out as a read of the whole period has them."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    events = []
+    for i in range(110):  # enough for a cap of 100 in the newest 6 hours, not for 200
+        events += session(f"n{i}", now - timedelta(minutes=3 * i + 10), "/", "/pricing", "signup")
+    for i in range(100):
+        events += session(f"d{i}", now - timedelta(hours=7, minutes=10 * i), "/docs", "cta")
+    events += session("long", now - timedelta(days=3), "/", "/a")
+    events += session("long", now - timedelta(hours=1), "/b", "/c")
+    # the goal long before the first page view, which is among the newest
+    events.append(event("signup", user="early", session="early-s", ts=now - timedelta(hours=8)))
+    events += [
+        pageview(path, user="early", session="early-s", ts=now - timedelta(hours=2, minutes=-j))
+        for j, path in enumerate(["/", "/x"])
+    ]
+    for i in range(5):  # no session_id: the inactivity rule makes their sessions
+        for j, path in enumerate(["/", "/pricing", "/docs"]):
+            at = now - timedelta(hours=3 * i + 1, minutes=-j)
+            events.append(pageview(path, user=f"anon{i}", session=None, ts=at))
+    p = populated_project(any_server, events)
+    project = any_server.services.meta.get_project(p["id"])
+    assert project is not None
+    engine = any_server.services.query
+    for cap, steps in [(100, 5), (100, 2), (200, 5), (1000, 5)]:
+        spec = PathsSpec(
+            goal_event="signup", since="7d", candidate_session_cap=cap, max_steps=steps
+        )
+        period = engine.period(project, "7d", None)
+        scope = engine.scope(project, period)
+        whole = engine.fetch(scope, paths_sql(scope, spec))
+        found = fetch_paths(engine, project, period, spec)
+        strip = [{k: v for k, v in r.items() if k != "recent_starts"} for r in whole]
+        assert [{k: v for k, v in r.items() if k != "recent_starts"} for r in found] == strip
+        assert len({r["sid"] for r in found}) == min(cap + 1, 110 + 100 + 2 + 5)
+        early = [r for r in found if r["sid"] == "early-s"]
+        # converted, with no step before the goal (n is NULL, or 0 on ClickHouse)
+        assert [(bool(r["converted"]), bool(r["n"])) for r in early] == [(True, False)]
