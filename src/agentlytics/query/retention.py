@@ -201,74 +201,77 @@ def _points(scope: Scope, spec: RetentionSpec, table: ActivityDays | None) -> st
 
 
 def retention_sql(
-    scope: Scope, spec: RetentionSpec, first_start: datetime, table: ActivityDays | None = None
+    scope: Scope, spec: RetentionSpec, bounds: list[datetime], table: ActivityDays | None = None
 ) -> str:
-    """One row per non-empty cohort: its size and per-offset retained users.
+    """One row per non-empty cohort ``c`` (its index): its size and, for each period ``j``,
+    ``a{j}``, how many of its users came back in period ``j`` (offset ``j - c``).
 
-    Each raw user id's first cohort event comes from one aggregation; users are resolved
-    through the identity map only where the map can change something (ids it maps, and
-    the ids it maps to), so the rest keep their row. Only the users within the cap are
-    looked at further: their returning events, bucketed into periods.
+    ``bounds``: the periods' starts as naive UTC instants, and the end of the last. Each raw
+    user id's first cohort event and the periods of its returning events come from one
+    aggregation (a comparison with the bounds, no time-zone conversion per row); users are
+    resolved through the identity map only where the map can change something (the ids it
+    maps, and the ids it maps to), so the rest keep their row.
     """
     F = scope.dialect
-    unit = spec.period
+    n = len(bounds) - 1
     ctes = [_points(scope, spec, table)]  # parameters are positional: in the text's order
-    ctes.append("fr AS (SELECT ruid, min(ts) AS first_ts FROM pts WHERE is_c = 1 GROUP BY ruid)")
+    anyone = spec.event is None and spec.returning_event is None
+    first = "min(ts)" if anyone else F.min_if("ts", "is_c = 1")
+    came = "" if anyone else "is_r = 1 AND "
+    flags = [
+        f"max(CASE WHEN {came}ts >= {scope.param(bounds[j])} AND ts < {scope.param(bounds[j + 1])}"
+        f" THEN 1 ELSE 0 END) AS a{j}"
+        for j in range(n)
+    ]
+    cols = ", ".join(f"a{j}" for j in range(n))
+    ctes.append(
+        f"fr AS (SELECT ruid, {first} AS first_ts, {', '.join(flags)}\n  FROM pts GROUP BY ruid)"
+    )
     if scope.identities:
+        kept = ", ".join(f"CASE WHEN ruid IS NULL THEN 0 ELSE a{j} END AS a{j}" for j in range(n))
+        merged = ", ".join(f"max(f.a{j}) AS a{j}" for j in range(n))
         ctes += [
-            f"idm AS (SELECT im.previous_id AS previous_id, im.user_id AS user_id"
+            "idm AS (SELECT im.previous_id AS previous_id, im.user_id AS user_id"
             f" FROM {F.identities} im\n"
             f"  WHERE im.project_id = {scope.param(scope.project_id)})",
             f"firsts AS {F.materialized}(\n"
-            "  SELECT ruid AS uid, first_ts FROM fr WHERE ruid IS NULL\n"
+            f"  SELECT ruid AS uid, first_ts, {kept} FROM fr WHERE ruid IS NULL\n"
             "    OR (ruid NOT IN (SELECT previous_id FROM idm)"
             " AND ruid NOT IN (SELECT user_id FROM idm))\n"
             "  UNION ALL\n"
             f"  SELECT coalesce({F.joined_user('i.user_id')}, f.ruid) AS uid,"
-            " min(f.first_ts) AS first_ts\n"
+            f" min(f.first_ts) AS first_ts, {merged}\n"
             "  FROM fr f LEFT JOIN idm i ON i.previous_id = f.ruid\n"
             "  WHERE f.ruid IN (SELECT previous_id FROM idm)\n"
             "    OR f.ruid IN (SELECT user_id FROM idm)\n"
             f"  GROUP BY coalesce({F.joined_user('i.user_id')}, f.ruid))",
         ]
     else:
-        ctes.append(f"firsts AS {F.materialized}(SELECT ruid AS uid, first_ts FROM fr)")
-    cohort = F.trunc(unit, scope.local_time_sql("first_ts"))
+        kept = ", ".join(f"CASE WHEN ruid IS NULL THEN 0 ELSE a{j} END AS a{j}" for j in range(n))
+        ctes.append(f"firsts AS {F.materialized}(SELECT ruid AS uid, first_ts, {kept} FROM fr)")
+    # parameters in the text's order: the eligible users' bound before the cohorts' ones
+    eligible = (
+        f"eligible AS (SELECT uid, first_ts, {cols} FROM firsts\n"
+        f"  WHERE first_ts >= {scope.param(bounds[0])})"
+    )
+    cohort = " ".join(
+        f"WHEN first_ts < {scope.param(bounds[j + 1])} THEN {j}" for j in range(n - 1)
+    )
+    cohort = f"CASE {cohort} ELSE {n - 1} END" if n > 1 else "0"
     ctes += [
-        "eligible AS (SELECT uid, first_ts FROM firsts\n"
-        f"  WHERE first_ts >= {scope.param(first_start)})",
+        eligible,
         # the cap's last first-seen time, so that only the users up to it are sorted
-        f"cut AS (SELECT max(first_ts) AS t FROM (SELECT first_ts FROM eligible\n"
+        "cut AS (SELECT max(first_ts) AS t FROM (SELECT first_ts FROM eligible\n"
         f"  ORDER BY first_ts LIMIT {USER_CAP}) x)",
         # a row number rather than LIMIT, which DuckDB 2.0.0 may drop (see query/funnels.py)
-        f"chosen AS (SELECT uid, {cohort} AS cohort FROM (SELECT uid, first_ts,\n"
+        f"chosen AS (SELECT {cohort} AS c, {cols} FROM (SELECT uid, first_ts, {cols},\n"
         "    row_number() OVER (ORDER BY first_ts, uid) AS pos FROM eligible\n"
         f"    WHERE first_ts <= (SELECT t FROM cut)) r\n  WHERE pos <= {USER_CAP})",
     ]
-    if scope.identities:
-        ctes.append(
-            "cr AS (SELECT uid, uid AS ruid FROM chosen\n"
-            "  WHERE uid NOT IN (SELECT previous_id FROM idm)\n"
-            "  UNION ALL SELECT user_id AS uid, previous_id AS ruid FROM idm\n"
-            "  WHERE user_id IN (SELECT uid FROM chosen))"
-        )
-    else:
-        ctes.append("cr AS (SELECT uid, uid AS ruid FROM chosen)")
-    offset = F.unit_diff(unit, "c.cohort", "a.b")
-    flags = F.retention_flags(offset, spec.cohorts)
-    ctes += [
-        f"acts AS (SELECT r.uid AS uid, {F.trunc(unit, scope.local_time_sql('p.ts'))} AS b\n"
-        "  FROM pts p JOIN cr r ON r.ruid = p.ruid\n"
-        f"  WHERE p.is_r = 1 AND p.ts >= {scope.param(first_start)})",
-        "per_user AS (SELECT c.uid AS uid, c.cohort AS cohort, "
-        + ", ".join(f"{flag} AS r{j}" for j, flag in enumerate(flags))
-        + " FROM chosen c LEFT JOIN acts a ON a.uid = c.uid GROUP BY c.uid, c.cohort)",
-    ]
-    sums = ", ".join(f"sum(r{j}) AS r{j}" for j in range(spec.cohorts))
+    sums = ", ".join(f"sum(a{j}) AS a{j}" for j in range(n))
     return (
-        "WITH " + ",\n".join(ctes) + f"\nSELECT {F.format_bucket('day', 'cohort')} AS cohort_date, "
-        f"count(*) AS users, {sums}, (SELECT count(*) FROM eligible) AS total\n"
-        "FROM per_user GROUP BY cohort ORDER BY cohort"
+        "WITH " + ",\n".join(ctes) + f"\nSELECT c, count(*) AS users, {sums},"
+        " (SELECT count(*) FROM eligible) AS total\nFROM chosen GROUP BY c ORDER BY c"
     )
 
 
@@ -296,16 +299,19 @@ def run_retention(
             "SELECT watermark FROM rollup_state WHERE name = ?", [ACTIVITY_TABLE]
         ).rows
         table = activity_days(scope, mark)
-    sql = retention_sql(scope, spec, first_start.replace(tzinfo=None), table)
-    rows = {r["cohort_date"]: r for r in engine.fetch(scope, sql)}
+    bounds = [
+        _step(starts[0], spec.period, j).replace(tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
+        for j in range(spec.cohorts + 1)
+    ]
+    rows = {int(r["c"]): r for r in engine.fetch(scope, retention_sql(scope, spec, bounds, table))}
     total = next((int(r["total"]) for r in rows.values()), 0)
     sizes: list[int] = []
     kept: list[list[int]] = []
-    for i, start in enumerate(starts):
-        row = rows.get(start.strftime("%Y-%m-%d"))
+    for i in range(len(starts)):
+        row = rows.get(i)
         users = int(row["users"]) if row else 0
         # offsets that have begun by ``end``; offset 0 is the cohort itself
-        retained = [int(row[f"r{j}"] or 0) if row else 0 for j in range(spec.cohorts - i)]
+        retained = [int(row[f"a{i + k}"] or 0) if row else 0 for k in range(spec.cohorts - i)]
         retained[0] = users
         sizes.append(users)
         kept.append(retained)

@@ -36,7 +36,8 @@ DDL = f"""
 CREATE TABLE IF NOT EXISTS {TABLE} (
     project_id VARCHAR NOT NULL,
     day DATE NOT NULL,
-    uid VARCHAR,
+    -- mostly unique ids: decoding them FSST-compressed costs more than reading them plain
+    uid VARCHAR USING COMPRESSION uncompressed,
     first_ts TIMESTAMP NOT NULL,
     last_ts TIMESTAMP NOT NULL
 );
