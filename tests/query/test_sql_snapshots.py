@@ -60,7 +60,6 @@ def spec(**kw: Any) -> Callable[[Scope], str]:
 STATS_SESSIONS = QuerySpec(
     metrics=["session_count", "bounce_rate", "avg_duration", "pageviews", "unique_users"]
 )
-INSIGHT_EVENTS = QuerySpec(metrics=["event_count", "unique_users"])
 
 CASES = [
     Case("query_event_count", spec()),
@@ -119,17 +118,6 @@ CASES = [
     Case(
         "fragments_session_totals",
         lambda s: fragments.session_totals_sql(s, STATS_SESSIONS) or build(s, STATS_SESSIONS),
-        fragments=True,
-    ),
-    Case(
-        "fragments_event_totals",
-        lambda s: fragments.event_totals_sql(s, INSIGHT_EVENTS) or build(s, INSIGHT_EVENTS),
-        fragments=True,
-    ),
-    Case(
-        "fragments_heatmap",
-        lambda s: fragments.heatmap_sql(s) or insights.heatmap_sql(s),
-        period=UTC_WEEK,
         fragments=True,
     ),
     Case("bots_actors", bots.actors_sql),

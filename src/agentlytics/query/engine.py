@@ -11,7 +11,7 @@ from typing import Any
 from agentlytics.model.project import Project
 from agentlytics.query.build import Scope, build
 from agentlytics.query.dialect import Dialect, dialect_for
-from agentlytics.query.fragments import event_totals_sql, session_totals_sql
+from agentlytics.query.fragments import session_totals_sql
 from agentlytics.query.model import Filter, QuerySpec, check_spec
 from agentlytics.query.period import Period, parse_period
 from agentlytics.storage.ports import EventStore
@@ -100,7 +100,7 @@ class QueryEngine:
             tz = spec.timezone or project.timezone
             period = parse_period(spec.date_from, spec.date_to, tz)
         scope = self.scope(project, period, list(spec.filters))
-        sql = None if where else session_totals_sql(scope, spec) or event_totals_sql(scope, spec)
+        sql = None if where else session_totals_sql(scope, spec)
         raw = self.fetch(scope, sql or build(scope, spec, where=where))
         truncated = len(raw) > spec.limit
         rows = []

@@ -213,10 +213,6 @@ class Fragments:
         rows = self._resolved(f"{stored} UNION ALL SELECT * FROM fraw WHERE sid IS NOT NULL")
         return self._later(f"{rows} UNION ALL SELECT * FROM fn")
 
-    def rows(self) -> str:
-        """Every fragment (whole or not, unmerged): for counts of events and users."""
-        return f"{self.whole()} UNION ALL {self.parts()}"
-
 
 def fragments(
     scope: Scope, *, resolve: bool = True, since: datetime | None = None
@@ -286,40 +282,3 @@ def session_totals_sql(scope: Scope, spec: QuerySpec) -> str | None:
 
 #: metrics that ``build.build`` computes over sessions when a session-level metric is asked
 _FROM_SESSIONS = frozenset({"event_count", "unique_users", "session_count", "pageviews"})
-
-
-#: event metrics over the whole period that the fragments hold exactly (every event is in
-#: one fragment with its user)
-_FROM_FRAGMENTS = {"event_count": "sum(n)", "unique_users": "count(DISTINCT uid)"}
-
-
-def event_totals_sql(scope: Scope, spec: QuerySpec) -> str | None:
-    """Events and distinct users over the whole period (no group-by, no filter) from the
-    fragments; None when the query asks for more."""
-    if spec.group_by or spec.filters or spec.count_mode != "session_then_user":
-        return None
-    if not set(spec.metrics) <= set(_FROM_FRAGMENTS) or "unique_users" not in spec.metrics:
-        return None
-    fr = fragments(scope)
-    if fr is None:
-        return None
-    ctes = fr.ctes()
-    rows = fr.rows()
-    measures = ", ".join(f"{_FROM_FRAGMENTS[m]} AS m{i}" for i, m in enumerate(spec.metrics))
-    return f"WITH {ctes}\nSELECT {measures} FROM ({rows}) AS a"
-
-
-def heatmap_sql(scope: Scope) -> str | None:
-    """Events and users per (weekday, hour) of a UTC period from the fragments (the columns
-    of ``insights.heatmap_sql``); None: scan instead."""
-    fr = fragments(scope)
-    if fr is None:
-        return None
-    F = scope.dialect
-    ctes = fr.ctes()
-    rows = fr.rows()
-    return (
-        f"WITH {ctes}\n"
-        f"SELECT ({F.weekday('hour')} + 1) % 7 AS d, {F.hour('hour')} AS h, sum(n) AS events, "
-        f"{F.count_distinct('uid')} AS users\nFROM ({rows}) AS a GROUP BY d, h ORDER BY d, h"
-    )

@@ -18,7 +18,6 @@ from datetime import datetime
 from typing import Any, Literal
 
 from agentlytics.model.project import Project
-from agentlytics.query import fragments
 from agentlytics.query.build import Scope
 from agentlytics.query.engine import QueryEngine
 from agentlytics.query.period import Period, parse_period
@@ -111,7 +110,7 @@ def heatmap_sql(scope: Scope) -> str:
 def heatmap(engine: QueryEngine, project: Project, period: Period) -> dict[str, Any]:
     """``GET /heatmap``: non-empty cells, the peak cell, the busiest day and hour."""
     scope = engine.scope(project, period)
-    rows = engine.fetch(scope, fragments.heatmap_sql(scope) or heatmap_sql(scope))
+    rows = engine.fetch(scope, heatmap_sql(scope))
     cells = [
         {
             "day": int(r["d"]),
