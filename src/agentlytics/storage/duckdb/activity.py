@@ -32,20 +32,6 @@ STATE = TABLE
 log = logging.getLogger(__name__)
 _EPOCH = datetime(1970, 1, 1)
 
-DDL = f"""
-CREATE TABLE IF NOT EXISTS {TABLE} (
-    project_id VARCHAR NOT NULL,
-    day DATE NOT NULL,
-    -- mostly unique ids: decoding them FSST-compressed costs more than reading them plain
-    uid VARCHAR USING COMPRESSION uncompressed,
-    first_ts TIMESTAMP NOT NULL,
-    last_ts TIMESTAMP NOT NULL
-);
-INSERT INTO rollup_state
-SELECT '{STATE}', TIMESTAMP '1970-01-01 00:00:00'
-WHERE NOT EXISTS (SELECT 1 FROM rollup_state WHERE name = '{STATE}');
-"""
-
 
 def aggregate_sql(source: str, where: str) -> str:
     """``INSERT`` the activity of the rows of ``source`` matching ``where``."""
@@ -84,7 +70,6 @@ def catch_up(
     """Build the activity of every event received before ``until`` (the rollup's
     watermark) that the table lacks, ``step`` of ``received_at`` per transaction; returns
     the table's watermark (``until``, or where it already was when further)."""
-    con.execute(DDL)
     current = watermark(con)
     if current >= until:
         return current

@@ -61,55 +61,13 @@ MIGRATIONS: list[str] = [
     INSERT INTO rollup_state VALUES ('rollup_hourly', TIMESTAMP '1970-01-01 00:00:00');
     """,
     # 3: session fragments per UTC hour x session x raw user id, behind their own watermark
-    #    (storage/duckdb/rollup.py); the store builds them for older events at start-up;
-    #    ``whole``: the session's only row
+    #    (storage/duckdb/rollup.py; the store builds them for older events at start-up);
+    #    ``whole``: the session's only row; ``sk``: the session id's hash, by which readers
+    #    find the rows a session shares (reading it costs far less than the id). Session ids
+    #    are stored uncompressed: they are unique, and decoding them FSST-compressed cost
+    #    session reads ~3x the time of reading them plain (docs/performance.md)
     """
     CREATE TABLE session_hourly (
-        project_id VARCHAR NOT NULL,
-        hour TIMESTAMP NOT NULL,
-        sid VARCHAR,
-        uid VARCHAR,
-        t0 TIMESTAMP NOT NULL,
-        t1 TIMESTAMP NOT NULL,
-        events BIGINT NOT NULL,
-        pageviews BIGINT NOT NULL,
-        active BIGINT NOT NULL,
-        entry_ts TIMESTAMP,
-        entry VARCHAR,
-        exit_ts TIMESTAMP,
-        exit VARCHAR,
-        whole BOOLEAN NOT NULL
-    );
-    INSERT INTO rollup_state VALUES ('session_hourly', TIMESTAMP '1970-01-01 00:00:00');
-    """,
-    # 4: session fragments gain ``sk``, the session id's hash, by which readers find the rows
-    #    a session shares (reading it costs far less than the id); rebuilt from the events
-    """
-    DROP TABLE session_hourly;
-    CREATE TABLE session_hourly (
-        project_id VARCHAR NOT NULL,
-        hour TIMESTAMP NOT NULL,
-        sid VARCHAR,
-        uid VARCHAR,
-        t0 TIMESTAMP NOT NULL,
-        t1 TIMESTAMP NOT NULL,
-        events BIGINT NOT NULL,
-        pageviews BIGINT NOT NULL,
-        active BIGINT NOT NULL,
-        entry_ts TIMESTAMP,
-        entry VARCHAR,
-        exit_ts TIMESTAMP,
-        exit VARCHAR,
-        whole BOOLEAN NOT NULL,
-        sk UBIGINT
-    );
-    UPDATE rollup_state SET watermark = TIMESTAMP '1970-01-01 00:00:00'
-    WHERE name = 'session_hourly';
-    """,
-    # 5: session ids stored uncompressed: they are unique (nothing to share), and decoding
-    #    them cost session reads ~3x the time of reading them plain (docs/performance.md)
-    """
-    CREATE TABLE session_hourly_v5 (
         project_id VARCHAR NOT NULL,
         hour TIMESTAMP NOT NULL,
         sid VARCHAR USING COMPRESSION uncompressed,
@@ -126,9 +84,20 @@ MIGRATIONS: list[str] = [
         whole BOOLEAN NOT NULL,
         sk UBIGINT
     );
-    INSERT INTO session_hourly_v5 SELECT * FROM session_hourly;
-    DROP TABLE session_hourly;
-    ALTER TABLE session_hourly_v5 RENAME TO session_hourly;
+    INSERT INTO rollup_state VALUES ('session_hourly', TIMESTAMP '1970-01-01 00:00:00');
+    """,
+    # 4: per-user daily activity (first and last event per project x UTC day x raw user id)
+    #    for retention, behind its own watermark (storage/duckdb/activity.py); user ids are
+    #    mostly unique, so they are stored uncompressed like session ids
+    """
+    CREATE TABLE activity_daily (
+        project_id VARCHAR NOT NULL,
+        day DATE NOT NULL,
+        uid VARCHAR USING COMPRESSION uncompressed,
+        first_ts TIMESTAMP NOT NULL,
+        last_ts TIMESTAMP NOT NULL
+    );
+    INSERT INTO rollup_state VALUES ('activity_daily', TIMESTAMP '1970-01-01 00:00:00');
     """,
 ]
 
