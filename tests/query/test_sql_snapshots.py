@@ -49,8 +49,13 @@ class Case:
     render: Callable[[Scope], str]
     filters: Sequence[Filter] = ()
     period: Period = PARIS_WEEK
-    #: the store keeps session fragments (DuckDB); other engines render their scan
+    #: reads of the session fragments only DuckDB keeps (pinned for DuckDB alone: on other
+    #: engines the same call renders the scan that the other cases already pin)
     fragments: bool = False
+
+    @property
+    def dialects(self) -> tuple[str, ...]:
+        return ("duckdb",) if self.fragments else tuple(DIALECT_NAMES)
 
 
 def spec(**kw: Any) -> Callable[[Scope], str]:
@@ -136,7 +141,7 @@ def render(case: Case, dialect: str) -> tuple[str, list[Any]]:
         PROJECT_ID,
         case.period,
         list(case.filters),
-        session_fragments=case.fragments and dialect == "duckdb",
+        session_fragments=case.fragments,
     )
     sql = case.render(scope)
     return sql, scope.params
@@ -147,8 +152,11 @@ def pinned_text(case: Case, dialect: str) -> str:
     return f"-- params: {json.dumps([_param(p) for p in params])}\n{sql}\n"
 
 
-@pytest.mark.parametrize("dialect", DIALECT_NAMES)
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+@pytest.mark.parametrize(
+    ("case", "dialect"),
+    [(c, d) for c in CASES for d in c.dialects],
+    ids=[f"{c.name}-{d}" for c in CASES for d in c.dialects],
+)
 def test_generated_sql_matches_its_snapshot(case: Case, dialect: str) -> None:
     path = SNAPSHOTS / f"{case.name}.{dialect}.sql"
     text = pinned_text(case, dialect)
@@ -164,7 +172,7 @@ def test_generated_sql_matches_its_snapshot(case: Case, dialect: str) -> None:
 
 
 def test_every_snapshot_belongs_to_a_case() -> None:
-    expected = {f"{c.name}.{d}.sql" for c in CASES for d in DIALECT_NAMES}
+    expected = {f"{c.name}.{d}.sql" for c in CASES for d in c.dialects}
     found = {p.name for p in SNAPSHOTS.glob("*.sql")}
     if UPDATE:
         for name in found - expected:
@@ -198,7 +206,9 @@ def test_pinned_sql_runs_on_duckdb(case: Case, duckdb_store: EventStore) -> None
 
 
 @pytest.mark.scaleout
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if "clickhouse" in c.dialects], ids=lambda c: c.name
+)
 def test_pinned_sql_runs_on_clickhouse(case: Case, clickhouse_store: EventStore) -> None:
     clickhouse_store.query(*render(case, "clickhouse"))
 
