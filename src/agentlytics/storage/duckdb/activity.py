@@ -8,8 +8,8 @@ have several rows, readers take the min / max.
 
 * The writer fills it in the transaction that moves the hourly rollup's watermark
   (``rollup.advance``) and for late events in the commit that stores them, as the rollup;
-  ``catch_up`` builds it at start-up for events counted before the table existed, so its
-  watermark equals the rollup's.
+  ``rollup.catch_up_summaries`` builds it at start-up for events counted before the table
+  existed, so its watermark equals the rollup's.
 * Retention reads it for whole UTC days and the events for the rest of its period and for
   what was received since the watermark (``query/retention.py``): about one row per user
   and active day instead of one per event.
@@ -17,7 +17,6 @@ have several rows, readers take the min / max.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -29,7 +28,6 @@ from agentlytics.model.event import Event
 TABLE = "activity_daily"
 #: its watermark's row in ``rollup_state``
 STATE = TABLE
-log = logging.getLogger(__name__)
 _EPOCH = datetime(1970, 1, 1)
 
 
@@ -57,46 +55,6 @@ def rows_for(events: Sequence[Event]) -> list[tuple[Any, ...]]:
         else:
             span[0], span[1] = min(span[0], at), max(span[1], at)
     return [(*key, first, last) for key, (first, last) in spans.items()]
-
-
-def watermark(con: duckdb.DuckDBPyConnection) -> datetime:
-    [(mark,)] = con.execute("SELECT watermark FROM rollup_state WHERE name = ?", [STATE]).fetchall()
-    return mark  # type: ignore[no-any-return]
-
-
-def catch_up(
-    con: duckdb.DuckDBPyConnection, until: datetime, step: timedelta = timedelta(days=7)
-) -> datetime:
-    """Build the activity of every event received before ``until`` (the rollup's
-    watermark) that the table lacks, ``step`` of ``received_at`` per transaction; returns
-    the table's watermark (``until``, or where it already was when further)."""
-    current = watermark(con)
-    if current >= until:
-        return current
-    [(first,)] = con.execute(
-        "SELECT min(received_at) FROM events WHERE received_at >= ? AND received_at < ?",
-        [current, until],
-    ).fetchall()
-    if first is not None:
-        log.warning("building user activity for events received %s to %s", first, until)
-    low = current if first is None else max(current, first)
-    while True:
-        high = until if first is None else min(low + step, until)
-        con.execute("BEGIN")
-        try:
-            if first is not None:
-                con.execute(
-                    aggregate_sql("events", "received_at >= ? AND received_at < ?"),
-                    [current, high],
-                )
-            con.execute("UPDATE rollup_state SET watermark = ? WHERE name = ?", [high, STATE])
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
-        current = low = high
-        if high >= until:
-            return high
 
 
 def advance(con: duckdb.DuckDBPyConnection, low: datetime, high: datetime) -> None:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -191,45 +191,64 @@ def watermark(con: duckdb.DuckDBPyConnection, name: str = STATE) -> datetime:
     return mark  # type: ignore[no-any-return]
 
 
-def catch_up_sessions(
-    con: duckdb.DuckDBPyConnection, until: datetime, step: timedelta = timedelta(days=7)
-) -> datetime:
-    """Build the session fragments of every event received before ``until`` (the rollup's
-    watermark) that ``session_hourly`` lacks, a week of ``received_at`` per transaction,
-    logging progress; returns the fragments' watermark (``until``)."""
+def catch_up_summaries(con: duckdb.DuckDBPyConnection, until: datetime) -> None:
+    """Build the session fragments and the user activity of every event received before
+    ``until`` (the rollup's watermark) that they lack: at start-up, for events stored before
+    a summary existed (or, for the fragments, before the engine's hash changed)."""
     if hash_changed(con):
         log.warning("session ids hash differently now: rebuilding the session fragments")
         con.execute("DELETE FROM session_hourly")
         con.execute("UPDATE rollup_state SET watermark = ? WHERE name = ?", [_EPOCH, SESSIONS])
-    current = watermark(con, SESSIONS)
+
+    def sessions(where: str, params: list[Any]) -> None:
+        con.execute(session_sql("events", where), params)
+        mark_split(con, _NEW_SIDS.format(where=where), params)
+
+    def users(where: str, params: list[Any]) -> None:
+        con.execute(activity.aggregate_sql("events", where), params)
+
+    _catch_up(con, SESSIONS, "session fragments", sessions, until)
+    _catch_up(con, activity.STATE, "user activity", users, until)
+
+
+def _catch_up(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    what: str,
+    build: Callable[[str, list[Any]], None],
+    until: datetime,
+    step: timedelta = timedelta(days=7),
+) -> None:
+    """Move the watermark of summary ``name`` up to ``until``, ``build``-ing the rows of the
+    events received in between (``build(where, params)``), a week of ``received_at`` per
+    transaction, logging progress."""
+    current = watermark(con, name)
     if current >= until:
-        return current
+        return
     [(first,)] = con.execute(
         "SELECT min(received_at) FROM events WHERE received_at >= ? AND received_at < ?",
         [current, until],
     ).fetchall()
     low = current if first is None else max(current, floor_hour(first))
     if first is not None:
-        log.warning("building session fragments for events received %s to %s", low, until)
+        log.warning("building %s for events received %s to %s", what, low, until)
     started = time.monotonic()
     while True:
         high = until if first is None else min(low + step, until)
         con.execute("BEGIN")
         try:
             if first is not None:
-                where = "received_at >= ? AND received_at < ?"
-                con.execute(session_sql("events", where), [current, high])
-                mark_split(con, _NEW_SIDS.format(where=where), [current, high])
-            con.execute("UPDATE rollup_state SET watermark = ? WHERE name = ?", [high, SESSIONS])
+                build("received_at >= ? AND received_at < ?", [current, high])
+            con.execute("UPDATE rollup_state SET watermark = ? WHERE name = ?", [high, name])
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")
             raise
         if first is not None:
-            log.warning("session fragments: up to %s (%.1f s)", high, time.monotonic() - started)
+            log.warning("%s: up to %s (%.1f s)", what, high, time.monotonic() - started)
         current = low = high
         if high >= until:
-            return high
+            return
 
 
 def advance(con: duckdb.DuckDBPyConnection, until: datetime, current: datetime) -> datetime:

@@ -86,8 +86,7 @@ class DuckDBEventStore:
         self._rollups = rollups
         self._watermark = rollup.watermark(self._con)
         if rollups:  # fragments of events counted before they existed (a one-time build)
-            rollup.catch_up_sessions(self._con, self._watermark)
-            activity.catch_up(self._con, self._watermark)
+            rollup.catch_up_summaries(self._con, self._watermark)
         self._maintained = 0.0
         self._behind = rollups
         self._writer = GroupWriter(
