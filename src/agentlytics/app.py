@@ -114,14 +114,14 @@ def build_services(settings: Settings) -> Services:
 
 def create_app(services: Services) -> Starlette:
     """The ASGI app: every surface mounted on the same services."""
-    from agentlytics.api import convalytics, track
     from agentlytics.api.errors import EXCEPTION_HANDLERS
     from agentlytics.api.middleware import (
+        FAST_PATHS,
         BodyLimitMiddleware,
         IngestCorsMiddleware,
         IngestFastPath,
     )
-    from agentlytics.api.routes import build_routes
+    from agentlytics.api.routes import ENDPOINTS, build_routes
     from agentlytics.mcp.server import mcp_routes
 
     @contextlib.asynccontextmanager
@@ -147,10 +147,7 @@ def create_app(services: Services) -> Starlette:
     app.add_middleware(
         IngestFastPath,
         routes={
-            "/track": track.track,
-            "/track/batch": track.track_batch,
-            "/ingest": convalytics.ingest,
-            "/ingest/batch": convalytics.ingest_batch,
+            ep.path: ep.handler for ep in ENDPOINTS if ep.method == "POST" and ep.path in FAST_PATHS
         },
         handlers=EXCEPTION_HANDLERS,
         max_bytes=services.settings.max_body_bytes,

@@ -10,8 +10,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from agentlytics.api.table import Handler
+
 #: where the fast path leaves the body it read (``read_json`` takes it from there)
 BODY_KEY = "agentlytics.body"
+
+#: the hot ingest routes whose POSTs skip the router (``IngestFastPath``)
+FAST_PATHS = frozenset({"/track", "/track/batch", "/ingest", "/ingest/batch"})
 
 #: routes browsers post events to from other origins
 INGEST_PATHS = frozenset(
@@ -139,7 +144,6 @@ class IngestCorsMiddleware:
         await self.app(scope, receive, send_with_cors)
 
 
-Endpoint = Callable[[Request], Awaitable[Response]]
 ErrorHandler = Callable[[Request, Exception], Awaitable[Response]]
 
 
@@ -155,7 +159,7 @@ class IngestFastPath:
     def __init__(
         self,
         app: ASGIApp,
-        routes: Mapping[str, Endpoint],
+        routes: Mapping[str, Handler],
         handlers: Mapping[type[Exception], ErrorHandler],
         max_bytes: int,
     ) -> None:
