@@ -113,6 +113,14 @@ _PROMOTED = frozenset(PROMOTED_PROPERTIES)
 _NOT_YET = object()
 
 
+def _per_request(work: _Work, key: str, compute: Callable[[], Any]) -> Any:
+    """``compute()``, once per request: its events share the answer (``_Work.shared``)."""
+    value = work.shared.get(key, _NOT_YET)
+    if value is _NOT_YET:
+        value = work.shared[key] = compute()
+    return value
+
+
 def _text(value: Any, field_name: str, limit: int) -> str | None:
     if type(value) is str:  # the common case first
         if len(value) > limit:
@@ -290,10 +298,7 @@ class Ingestor:
         if work.draft.source != "browser":
             return
         ua = work.ctx.user_agent
-        shared = work.shared
-        bot = shared.get("bot", _NOT_YET)
-        if bot is _NOT_YET:
-            bot = shared["bot"] = classify_bot(ua)
+        bot = _per_request(work, "bot", lambda: classify_bot(ua))
         if bot is not None:
             raise DropBot(
                 BotHit(
@@ -305,18 +310,15 @@ class Ingestor:
                 )
             )
         if ua:
-            client = shared.get("client")
-            if client is None:
-                client = shared["client"] = enrich.parse_user_agent(ua)
+            client = _per_request(work, "client", lambda: enrich.parse_user_agent(ua))
             work.values.update(browser=client.browser, os=client.os, device=client.device)
 
     def put_geo(self, work: _Work) -> None:
         if work.draft.source == "browser" or work.ctx.headers.get("cf-ipcountry"):
-            shared = work.shared
-            country = shared.get("country", _NOT_YET)
-            if country is _NOT_YET:
-                country = shared["country"] = self.geo.country(work.ctx.headers, work.ctx.client_ip)
-            work.values["country"] = country
+            ctx = work.ctx
+            work.values["country"] = _per_request(
+                work, "country", lambda: self.geo.country(ctx.headers, ctx.client_ip)
+            )
 
     def put_environment(self, work: _Work) -> None:
         d = work.draft
@@ -327,15 +329,17 @@ class Ingestor:
         v = work.values
         if v.get("anonymous_id") or v.get("user_id"):
             return
-        visitor = work.shared.get("visitor")
-        if visitor is None:  # the same for every event of the request
-            visitor = work.shared["visitor"] = self.hasher.visitor_id(
+        ctx = work.ctx
+        v["anonymous_id"] = _per_request(
+            work,
+            "visitor",
+            lambda: self.hasher.visitor_id(
                 work.project.id,
-                work.ctx.client_ip or "",
-                work.ctx.user_agent or "",
-                datetime.fromtimestamp(work.ctx.received_at / 1000).astimezone(),
-            )
-        v["anonymous_id"] = visitor
+                ctx.client_ip or "",
+                ctx.user_agent or "",
+                datetime.fromtimestamp(ctx.received_at / 1000).astimezone(),
+            ),
+        )
 
     # the request ------------------------------------------------------------------------
 
