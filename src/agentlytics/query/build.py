@@ -106,6 +106,14 @@ class Scope:
             sql += f",\nk AS {F.materialized}(SELECT k0.*, k0.uid AS user_key FROM k0)"
         return sql, "user_key"
 
+    def identity_join(self) -> str:
+        """``events e`` joined to the identity map ``i`` (for ``resolved_user``)."""
+        return (
+            f"  LEFT JOIN {self.dialect.identities} i\n"
+            "    ON i.project_id = e.project_id\n"
+            "    AND i.previous_id = coalesce(e.user_id, e.anonymous_id)\n"
+        )
+
     def user_sql(self) -> str:
         """The identity-resolved user of ``events e`` (joined to ``i`` when there is a map)."""
         return resolved_user(self.dialect) if self.identities else _RAW_USER
@@ -169,13 +177,7 @@ class Scope:
                 f"    ORDER BY e.timestamp DESC, e.event_id LIMIT {int(newest)}) e"
             )
             condition = ""
-        join = ""
-        if self.identities:
-            join = (
-                f"  LEFT JOIN {F.identities} i\n"
-                "    ON i.project_id = e.project_id\n"
-                "    AND i.previous_id = coalesce(e.user_id, e.anonymous_id)\n"
-            )
+        join = self.identity_join() if self.identities else ""
         sql = (
             "base AS (\n"
             f"  SELECT e.*, {self.user_sql()} AS uid, {self.local_time_sql('e.timestamp')} AS lts\n"

@@ -69,9 +69,7 @@ def picked(scope: Scope, user: str | None) -> str:
     sql += (
         ",\nwho AS (\n"
         f"  SELECT DISTINCT {resolved_user(F)} AS uid\n"
-        f"  FROM events e LEFT JOIN {F.identities} i\n"
-        "    ON i.project_id = e.project_id\n"
-        "    AND i.previous_id = coalesce(e.user_id, e.anonymous_id)\n"
+        f"  FROM events e\n{scope.identity_join()}"
         f"  WHERE e.project_id = {scope.param(scope.project_id)} AND (\n"
         f"    lower(e.user_email) = {scope.param(who.lower())}"
         f" OR e.user_id = {scope.param(who)}"

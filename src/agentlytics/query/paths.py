@@ -122,13 +122,7 @@ def paths_sql(
     if recent is None:
         ctes = [scope.base_cte(sessions=True)]
     else:
-        join = ""
-        if scope.identities:
-            join = (
-                f"  LEFT JOIN {F.identities} i\n"
-                "    ON i.project_id = e.project_id\n"
-                "    AND i.previous_id = coalesce(e.user_id, e.anonymous_id)\n"
-            )
+        join = scope.identity_join() if scope.identities else ""
         cols = "e.event_id, e.name, e.timestamp, e.session_id, e.path"
         ctes = [
             recent_sessions_sql(scope, recent),
