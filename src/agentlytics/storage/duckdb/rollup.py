@@ -182,6 +182,32 @@ def rows_for(events: Sequence[Event]) -> list[tuple[Any, ...]]:
     return [(*key, n, failures) for key, (n, failures) in counts.items()]
 
 
+def count_late(
+    con: duckdb.DuckDBPyConnection,
+    append: Callable[[str, Sequence[Sequence[Any]]], None],
+    late: Sequence[Event],
+) -> None:
+    """Inside the commit that stores ``late`` (events received before the watermark, which
+    the writer will never count on its own): their rows in every summary.
+    ``append(table, rows)`` appends rows to a table."""
+    append(STATE, rows_for(late))
+    append(activity.TABLE, activity.rows_for(late))
+    frags = session_rows_for(late)
+    append(SESSIONS, frags)
+    finish_appended(con, frags)
+
+
+def count_bulk(con: duckdb.DuckDBPyConnection, source: str, mark: datetime) -> None:
+    """Inside a bulk load's transaction: every summary's rows for the loaded rows of
+    ``source`` received before the watermark ``mark``."""
+    where = "received_at < ?"
+    con.execute(aggregate_sql(source, where), [mark] * (len(DIMENSIONS) + 1))
+    con.execute(session_sql(source, where), [mark])
+    activity.bulk(con, source, mark)
+    sids = f"SELECT DISTINCT session_id AS sid FROM {source} WHERE received_at < ?"
+    mark_split(con, sids, [mark])
+
+
 def floor_hour(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 

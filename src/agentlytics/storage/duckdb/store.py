@@ -25,7 +25,7 @@ from msgspec.structs import astuple
 
 from agentlytics.model.event import EVENT_COLUMNS, BotHit, Event, Identity
 from agentlytics.storage.dedupe import RecentIds, id_key
-from agentlytics.storage.duckdb import activity, rollup
+from agentlytics.storage.duckdb import rollup
 from agentlytics.storage.duckdb.schema import migrate
 from agentlytics.storage.ports import Rows
 from agentlytics.storage.writer import GroupWriter, Outcome, Write, mark_new
@@ -181,11 +181,7 @@ class DuckDBEventStore:
             if fresh:
                 self._append_events(fresh)
             if late:
-                self._append("rollup_hourly", rollup.rows_for(late))
-                self._append(activity.TABLE, activity.rows_for(late))
-                frags = rollup.session_rows_for(late)
-                self._append("session_hourly", frags)
-                rollup.finish_appended(con, frags)
+                rollup.count_late(con, self._append, late)
             if bots:
                 self._append("bot_hits", [_bot_row(b) for b in bots])
             for ident in identities:
@@ -231,13 +227,7 @@ class DuckDBEventStore:
                 con.execute(f"{verb} INTO {into} SELECT * FROM _bulk")
                 if into == "events" and self._rollups:
                     # rows received before the watermark would otherwise never be counted
-                    where = "received_at < ?"
-                    params = [self._watermark] * (len(rollup.DIMENSIONS) + 1)
-                    con.execute(rollup.aggregate_sql("_bulk", where), params)
-                    con.execute(rollup.session_sql("_bulk", where), [self._watermark])
-                    activity.bulk(con, "_bulk", self._watermark)
-                    sids = "SELECT DISTINCT session_id AS sid FROM _bulk WHERE received_at < ?"
-                    rollup.mark_split(con, sids, [self._watermark])
+                    rollup.count_bulk(con, "_bulk", self._watermark)
                 con.execute("COMMIT")
             except Exception:
                 with contextlib.suppress(duckdb.Error):
