@@ -15,8 +15,10 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -100,9 +102,10 @@ def run_scenario(
     per_proc = max(1, sc.concurrency // args.generators)
     spy = None
     if profile_dir is not None:
+        fmt = os.environ.get("BENCH_PYSPY_FORMAT", "speedscope")
         spy = subprocess.Popen(
             [
-                "py-spy",
+                shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy")),
                 "record",
                 "--pid",
                 str(server.pid),
@@ -110,12 +113,14 @@ def run_scenario(
                 str(int(args.seconds)),
                 "--rate",
                 "200",
+                "--nonblocking",
                 *(["--gil"] if os.environ.get("BENCH_PYSPY_GIL") else []),
                 *(["--native"] if os.environ.get("BENCH_PYSPY_NATIVE") else []),
                 "--format",
-                "speedscope",
+                # raw: collapsed stacks, one line each (grep-able); default speedscope
+                fmt,
                 "--output",
-                str(profile_dir / f"{sc.mode}-{sc.concurrency}.speedscope.json"),
+                str(profile_dir / f"{sc.mode}-{sc.concurrency}.{fmt}.txt"),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -85,6 +85,17 @@ class Settings:
         "How long the writer waits to gather concurrent events into one commit (each commit "
         "has a fixed cost, so under load a few ms buys throughput; 0: commit at once).",
     )
+    ingest_journal: bool = _setting(
+        True,
+        "Acknowledge events once they are synced to the ingest journal beside the DuckDB file "
+        "and move them into DuckDB in larger transactions (reads always see them); off: one "
+        "DuckDB commit per group of requests.",
+    )
+    journal_apply_ms: float = _setting(
+        500.0,
+        "How long journalled events may wait before the writer moves them into DuckDB "
+        "(sooner when 20,000 have gathered, or when a query needs them).",
+    )
     dedupe_window_days: int = _setting(
         7, "Event ids are remembered this long so client retries are stored once."
     )

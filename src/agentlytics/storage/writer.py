@@ -8,8 +8,9 @@ wrapping a ``concurrent.futures.Future``); blocking callers get a ``concurrent.f
 future.
 
 A store supplies ``commit(group) -> outcomes`` (one outcome per write: the per-event "new"
-flags, or the exception that failed the group) and, optionally, upkeep to run when the queue
-is idle and at least every so often under load.
+flags, or the exception that failed the group), optionally ``after`` to run once a group's
+writers have their answers (work that must not delay them), and upkeep to run when the
+queue is idle and at least every so often under load.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import logging
 import queue
 import threading
 import time
@@ -26,6 +28,8 @@ from typing import Any
 
 from agentlytics.model.event import BotHit, Event, Identity
 from agentlytics.storage.dedupe import RecentIds, id_key
+
+log = logging.getLogger(__name__)
 
 MAX_GROUP = 20_000  # events per commit at most
 
@@ -111,8 +115,10 @@ class GroupWriter:
         upkeep: Callable[[], None] | None = None,
         upkeep_wait: Callable[[], float] | None = None,
         upkeep_every_s: float = 30.0,
+        after: Callable[[], None] | None = None,
     ) -> None:
         self._commit = commit
+        self._after = after
         self._group_commit_s = group_commit_ms / 1000
         self._upkeep = upkeep
         self._upkeep_wait = upkeep_wait
@@ -122,6 +128,11 @@ class GroupWriter:
         self.closed = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
+
+    @property
+    def thread(self) -> threading.Thread:
+        """The writer thread (where ``commit``, ``after`` and upkeep run)."""
+        return self._thread
 
     async def submit(self, write: Write) -> list[bool]:
         """Queue a write from an event loop; returns its flags once committed."""
@@ -214,3 +225,8 @@ class GroupWriter:
         except BaseException as exc:  # the store's commit handles its own errors; be safe
             outcomes = [exc] * len(group)
         resolve(group, outcomes)
+        if self._after is not None:
+            try:
+                self._after()
+            except Exception:  # the store logs its own; the writer thread must live on
+                log.exception("after-commit work failed")

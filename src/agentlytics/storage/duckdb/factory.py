@@ -11,4 +11,6 @@ def open_store(url: str, settings: Settings) -> DuckDBEventStore:
         group_commit_ms=settings.group_commit_ms,
         dedupe_window_days=settings.dedupe_window_days,
         rollups=settings.rollups,
+        journal=settings.ingest_journal,
+        apply_ms=settings.journal_apply_ms,
     )

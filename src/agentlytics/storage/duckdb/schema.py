@@ -99,6 +99,12 @@ MIGRATIONS: list[str] = [
     );
     INSERT INTO rollup_state VALUES ('activity_daily', TIMESTAMP '1970-01-01 00:00:00');
     """,
+    # 5: how far the ingest journal (storage/journal.py) has been applied to these tables:
+    #    its generation and the offset past the last applied frame
+    """
+    CREATE TABLE journal_state (generation BIGINT NOT NULL, applied BIGINT NOT NULL);
+    INSERT INTO journal_state VALUES (0, 0);
+    """,
 ]
 
 

@@ -1,9 +1,18 @@
 """EventStore on DuckDB.
 
-One connection owns the file. The shared group-commit writer (``storage/writer.py``) commits
-whatever has gathered in one transaction, so many small concurrent requests cost one commit;
-each request's future resolves only after that commit. Reads use their own cursors on the
+One connection owns the file. The shared group-commit writer (``storage/writer.py``) takes
+whatever has gathered and makes it durable in one go, so many small concurrent requests cost
+one sync; each request's future resolves only after that. Reads use their own cursors on the
 same connection (DuckDB's MVCC lets them run beside the writer).
+
+Durable means in the ingest journal (``storage/journal.py``, ``events.duckdb.journal`` beside
+the database): one frame per group, written and synced, then acknowledged. The writer moves
+journalled events into DuckDB every ``apply_ms`` (or sooner when many have gathered), in one
+transaction that also records how far into the journal it got, so a DuckDB commit's fixed
+cost (several ms of CPU) is paid per few thousand events rather than per group. Every read
+first has the writer apply what is still pending, so an acknowledged event is always
+visible to the next query. At start-up, frames past the recorded offset (acknowledged
+before a crash) are applied; at shutdown everything is applied and the journal emptied.
 
 Between commits the writer keeps the hourly rollup current (``rollup.py``); bulk loads and
 other maintenance run in the writer thread too, so every write is serialized through it.
@@ -13,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -20,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import msgspec
 import pyarrow as pa
 from msgspec.structs import astuple
 
@@ -27,6 +38,7 @@ from agentlytics.model.event import EVENT_COLUMNS, BotHit, Event, Identity
 from agentlytics.storage.dedupe import RecentIds, id_key
 from agentlytics.storage.duckdb import rollup
 from agentlytics.storage.duckdb.schema import migrate
+from agentlytics.storage.journal import HEADER_SIZE, Journal
 from agentlytics.storage.ports import Rows
 from agentlytics.storage.writer import GroupWriter, Outcome, Write, mark_new
 
@@ -34,6 +46,13 @@ log = logging.getLogger(__name__)
 
 _TS_COLUMNS = {"timestamp", "received_at"}
 _MAINTAIN_EVERY_S = 30.0  # rollup upkeep at least this often
+#: journalled events are applied to DuckDB once this many have gathered (or ``apply_ms``)
+APPLY_ROWS = 20_000
+#: once applied, a journal larger than this starts a new generation (an empty file)
+ROTATE_BYTES = 64 << 20
+_ALL = 1 << 62  # a journal offset past any frame
+_encode = msgspec.msgpack.Encoder().encode
+_decode_frame = msgspec.msgpack.Decoder(tuple[list[Event], list[BotHit]]).decode
 
 
 def _arrow_type(column: str) -> pa.DataType:
@@ -63,7 +82,11 @@ class DuckDBEventStore:
         dedupe_window_days: int = 7,
         dedupe_capacity: int = 2_000_000,
         rollups: bool = True,
+        journal: bool = True,
+        apply_ms: float = 500.0,
     ) -> None:
+        """``journal``: acknowledge once events are in the ingest journal (see above); off,
+        or for an in-memory database, each group is committed to DuckDB before its ack."""
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.path = path
@@ -74,6 +97,11 @@ class DuckDBEventStore:
         self._seen = RecentIds(dedupe_capacity)
         self._warm_dedupe(dedupe_window_days, dedupe_capacity)
         self._appenders: dict[str, Any] = {}
+        #: events and bot hits journalled (acknowledged) but not yet in DuckDB
+        self._pending: list[Event] = []
+        self._pending_bots: list[BotHit] = []
+        self._pending_since = 0.0
+        self._apply_s = apply_ms / 1000
         #: bumped after every commit that changed the identity map (the query engine caches
         #: "this project has no identities" until it moves)
         self.identity_version = 0
@@ -87,15 +115,21 @@ class DuckDBEventStore:
         self._watermark = rollup.watermark(self._con)
         if rollups:  # fragments of events counted before they existed (a one-time build)
             rollup.catch_up_summaries(self._con, self._watermark)
+        self._journal: Journal | None = None
+        if journal and path != ":memory:":
+            self._journal = Journal(path + ".journal")
+            self._recover()
         self._maintained = 0.0
         self._behind = rollups
         self._writer = GroupWriter(
             self._commit,
             name="duckdb-writer",
             group_commit_ms=group_commit_ms,
-            # while the rollup is behind, idle moments go to catching it up
+            after=self._apply_if_due,
+            # while the rollup is behind, idle moments go to catching it up; pending
+            # journalled events are applied when their time comes
             upkeep=self._maintain,
-            upkeep_wait=lambda: 0.01 if self._behind else _MAINTAIN_EVERY_S,
+            upkeep_wait=self._idle_wait,
             upkeep_every_s=_MAINTAIN_EVERY_S,
         )
 
@@ -114,8 +148,17 @@ class DuckDBEventStore:
         """Blocking append, for bulk loaders and tools outside the event loop."""
         return self._writer.submit_sync(Write(events=events))
 
+    def _idle_wait(self) -> float:
+        """How long the writer may wait for work before its upkeep is due."""
+        wait = 0.01 if self._behind else _MAINTAIN_EVERY_S
+        if self._pending or self._pending_bots:
+            wait = min(wait, max(0.0, self._pending_since + self._apply_s - time.monotonic()))
+        return wait
+
     def _maintain(self, until: datetime | None = None) -> None:
-        """One step of rollup upkeep (writer thread only; a failure is logged, not raised)."""
+        """Upkeep (writer thread only; a failure is logged, not raised): apply the journal
+        when due, then one step of rollup upkeep."""
+        self._apply_if_due()
         if not self._rollups:
             return
         self._maintained = time.monotonic()
@@ -133,6 +176,7 @@ class DuckDBEventStore:
         (for tests and loaders: the writer does it on its own, a step at a time)."""
 
         def steps() -> None:
+            self._apply_pending()
             while True:
                 before = self._watermark
                 self._watermark = rollup.advance(self._con, until, before)
@@ -147,8 +191,23 @@ class DuckDBEventStore:
         fresh = [event for _, _, event in candidates]
         bots = [b for w in group for b in w.bots]
         identities = [i for w in group for i in w.identities]
+        journal = self._journal
         try:
-            self._write(fresh, bots, identities)
+            if journal is None:
+                self._write(fresh, bots, identities)
+            elif identities:
+                # rare (one per /identify): straight to DuckDB, with what is pending, so
+                # queries resolve the new identity at once
+                self._write(
+                    self._pending + fresh, self._pending_bots + bots, identities, journal.end
+                )
+                self._pending, self._pending_bots = [], []
+            elif fresh or bots:
+                journal.append(_encode((fresh, bots)))
+                if not (self._pending or self._pending_bots):
+                    self._pending_since = time.monotonic()
+                self._pending += fresh
+                self._pending_bots += bots
         except Exception as exc:
             log.exception("commit failed")
             for key in added:
@@ -158,8 +217,84 @@ class DuckDBEventStore:
             self.identity_version += 1
         return list(results)
 
-    def _write(self, fresh: list[Event], bots: list[BotHit], identities: list[Identity]) -> None:
-        """Commit one group in one transaction.
+    # -- the journal ----------------------------------------------------------------------
+
+    def _apply_if_due(self) -> None:
+        """After a group's acknowledgements (writer thread): apply the journal if enough
+        has gathered or the oldest pending event has waited ``apply_ms``."""
+        if (self._pending or self._pending_bots) and (
+            len(self._pending) >= APPLY_ROWS
+            or time.monotonic() - self._pending_since >= self._apply_s
+        ):
+            self._apply_pending()
+
+    def _apply_pending(self) -> None:
+        """Move every journalled event into DuckDB in one transaction (writer thread)."""
+        journal = self._journal
+        if journal is None or not (self._pending or self._pending_bots):
+            return
+        try:
+            self._write(self._pending, self._pending_bots, [], journal.end)
+        except Exception:
+            log.exception("applying the ingest journal failed; retrying in %.1f s", self._apply_s)
+            self._pending_since = time.monotonic()
+            return
+        self._pending, self._pending_bots = [], []
+        if journal.size > ROTATE_BYTES:
+            self._rotate()
+
+    def _rotate(self) -> None:
+        """Start a new, empty journal generation (every frame is applied)."""
+        assert self._journal is not None
+        generation = self._journal.generation + 1
+        # recorded first: a crash before the reset leaves an older generation on disk,
+        # which the next start recognises as applied
+        self._con.execute(
+            "UPDATE journal_state SET generation = ?, applied = ?", [generation, HEADER_SIZE]
+        )
+        self._journal.reset(generation)
+
+    def _recover(self) -> None:
+        """At start-up: apply the frames acknowledged but not applied before the last stop,
+        then start a new generation."""
+        journal = self._journal
+        assert journal is not None
+        con = self._con
+        [(generation, applied)] = con.execute(
+            "SELECT generation, applied FROM journal_state"
+        ).fetchall()
+        if journal.generation < generation:
+            applied = _ALL  # an older generation: every frame of it is applied
+        elif journal.generation > generation:
+            # the database is older than the journal (restored from a copy?): apply every
+            # frame; ids already stored are skipped below
+            log.warning("ingest journal is newer than the database; applying all of it")
+            applied = 0
+        events: list[Event] = []
+        bots: list[BotHit] = []
+        for _end, payload in journal.frames(applied):
+            frame_events, frame_bots = _decode_frame(payload)
+            events += frame_events
+            bots += frame_bots
+        fresh = [e for e in events if self._seen.add(id_key(e.project_id, e.event_id))]
+        if fresh or bots:
+            log.warning(
+                "ingest journal: applying %d events acknowledged before the last stop",
+                len(fresh),
+            )
+            self._write(fresh, bots, [], journal.end)
+        self._rotate()
+
+    # -- DuckDB ---------------------------------------------------------------------------
+
+    def _write(
+        self,
+        fresh: list[Event],
+        bots: list[BotHit],
+        identities: list[Identity],
+        applied: int | None = None,
+    ) -> None:
+        """Commit one group in one transaction; ``applied``: the journal offset it reaches.
 
         Rows go in through DuckDB appenders: converting a group of Python rows is one call
         that keeps the GIL, and the flush is one statement that releases it. An Arrow scan
@@ -172,12 +307,14 @@ class DuckDBEventStore:
         # events received before the rollup's watermark are counted into it in this commit
         mark = int((self._watermark - _EPOCH).total_seconds() * 1000)
         late = [e for e in fresh if e.received_at < mark] if self._rollups else []
-        if not bots and not identities and not late:
+        if not bots and not identities and not late and applied is None:
             self._append_events(fresh)
             return
         con = self._con
         con.execute("BEGIN")
         try:
+            if applied is not None:
+                con.execute("UPDATE journal_state SET applied = ?", [applied])
             if fresh:
                 self._append_events(fresh)
             if late:
@@ -263,7 +400,16 @@ class DuckDBEventStore:
 
     # -- reads ----------------------------------------------------------------------------
 
+    def _sync(self) -> None:
+        """Before a read: have the writer apply what the journal holds, so the read sees
+        every acknowledged event."""
+        if (self._pending or self._pending_bots) and threading.current_thread() is not (
+            self._writer.thread
+        ):
+            self._writer.call(self._apply_pending)
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> Rows:
+        self._sync()
         cursor = self._con.cursor()
         try:
             cursor.execute(sql, list(params))
@@ -274,6 +420,7 @@ class DuckDBEventStore:
 
     def with_cursor(self, fn: Callable[[duckdb.DuckDBPyConnection], Any]) -> Any:
         """Run ``fn`` with a private cursor (for bulk readers such as exports)."""
+        self._sync()
         cursor = self._con.cursor()
         try:
             return fn(cursor)
@@ -290,9 +437,15 @@ class DuckDBEventStore:
             return
         self._writer.close()
         try:
+            if self._journal is not None:  # the writer has stopped: this thread may write
+                self._apply_pending()
+                if not (self._pending or self._pending_bots):
+                    self._rotate()
             self._con.execute("CHECKPOINT")
         finally:
             self._con.close()
+            if self._journal is not None:
+                self._journal.close()
 
 
 def _event_rows(events: Sequence[Event]) -> list[list[Any]]:
