@@ -275,13 +275,7 @@ async def test_a_retry_through_another_worker_is_stored_once(
         first.close()
 
 
-async def test_events_older_than_the_retention_are_not_kept(
-    request: pytest.FixtureRequest, events_url: str
-) -> None:
-    if events_url.startswith("duckdb"):
-        request.applymarker(
-            pytest.mark.xfail(strict=True, reason="the DuckDB store does not expire events yet")
-        )
+async def test_events_older_than_the_retention_are_not_kept(events_url: str) -> None:
     store = registry.open_event_store(backends.settings(events=events_url, retention_days=30))
     try:
         now = datetime.now(UTC)

@@ -13,4 +13,5 @@ def open_store(url: str, settings: Settings) -> DuckDBEventStore:
         rollups=settings.rollups,
         journal=settings.ingest_journal,
         apply_ms=settings.journal_apply_ms,
+        retention_days=settings.retention_days,
     )

@@ -48,6 +48,17 @@ _TS_COLUMNS = {"timestamp", "received_at"}
 _MAINTAIN_EVERY_S = 30.0  # rollup upkeep at least this often
 #: journalled events are applied to DuckDB once this many have gathered (or ``apply_ms``)
 APPLY_ROWS = 20_000
+#: from this many rows on, an apply inserts them as an Arrow table (``_insert_arrow``)
+ARROW_ROWS = 256
+#: what retention deletes from: table, the column holding each row's time
+EXPIRING = (
+    ("events", "timestamp"),
+    ("bot_hits", "timestamp"),
+    ("rollup_hourly", "hour"),
+    ("session_hourly", "hour"),
+    ("activity_daily", "day"),
+)
+_EXPIRE_EVERY_S = 3600.0
 #: once applied, a journal larger than this starts a new generation (an empty file)
 ROTATE_BYTES = 64 << 20
 _ALL = 1 << 62  # a journal offset past any frame
@@ -84,6 +95,7 @@ class DuckDBEventStore:
         rollups: bool = True,
         journal: bool = True,
         apply_ms: float = 500.0,
+        retention_days: int = 0,
     ) -> None:
         """``journal``: acknowledge once events are in the ingest journal (see above); off,
         or for an in-memory database, each group is committed to DuckDB before its ack."""
@@ -102,6 +114,8 @@ class DuckDBEventStore:
         self._pending_bots: list[BotHit] = []
         self._pending_since = 0.0
         self._apply_s = apply_ms / 1000
+        self._retention_days = retention_days
+        self._pruned = 0.0
         #: bumped after every commit that changed the identity map (the query engine caches
         #: "this project has no identities" until it moves)
         self.identity_version = 0
@@ -119,6 +133,7 @@ class DuckDBEventStore:
         if journal and path != ":memory:":
             self._journal = Journal(path + ".journal")
             self._recover()
+        self._expire()
         self._maintained = 0.0
         self._behind = rollups
         self._writer = GroupWriter(
@@ -159,6 +174,11 @@ class DuckDBEventStore:
         """Upkeep (writer thread only; a failure is logged, not raised): apply the journal
         when due, then one step of rollup upkeep."""
         self._apply_if_due()
+        if self._retention_days and time.monotonic() - self._pruned > _EXPIRE_EVERY_S:
+            try:
+                self._expire()
+            except Exception:
+                log.exception("expiring old events failed; retrying in an hour")
         if not self._rollups:
             return
         self._maintained = time.monotonic()
@@ -285,6 +305,46 @@ class DuckDBEventStore:
             self._write(fresh, bots, [], journal.end)
         self._rotate()
 
+    # -- retention ------------------------------------------------------------------------
+
+    def _cutoff(self) -> datetime:
+        """With ``retention_days``: events before this instant (a UTC midnight) are not kept.
+        A whole day, so that every summary (hours, days) loses exactly the same events."""
+        day = datetime.now(UTC).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
+        return day - timedelta(days=self._retention_days)
+
+    def _expire(self) -> None:
+        """Delete what is older than the retention from the events and every summary, in one
+        transaction (at start-up, then hourly in the writer thread)."""
+        self._pruned = time.monotonic()
+        if not self._retention_days:
+            return
+        cutoff = self._cutoff()
+        con = self._con
+        con.execute("BEGIN")
+        try:
+            deleted = 0
+            for table, column in EXPIRING:
+                [(n,)] = con.execute(f"DELETE FROM {table} WHERE {column} < ?", [cutoff]).fetchall()
+                deleted += n if table == "events" else 0
+            con.execute("COMMIT")
+        except Exception:
+            with contextlib.suppress(duckdb.Error):
+                con.execute("ROLLBACK")
+            raise
+        if deleted:
+            log.warning("retention: deleted %d events from before %s UTC", deleted, cutoff)
+
+    def _retained(
+        self, events: list[Event], bots: list[BotHit]
+    ) -> tuple[list[Event], list[BotHit]]:
+        """What of a write is within the retention (older events are acknowledged, as
+        they would be and then expire, but never stored)."""
+        if not self._retention_days:
+            return events, bots
+        ms = int((self._cutoff() - _EPOCH).total_seconds() * 1000)
+        return [e for e in events if e.timestamp >= ms], [b for b in bots if b.timestamp >= ms]
+
     # -- DuckDB ---------------------------------------------------------------------------
 
     def _write(
@@ -302,7 +362,8 @@ class DuckDBEventStore:
         which under a busy event loop made each commit several times longer. The common
         case, events only, is a single autocommit flush.
         """
-        if not (fresh or bots or identities):
+        fresh, bots = self._retained(fresh, bots)
+        if not (fresh or bots or identities or applied is not None):
             return
         # events received before the rollup's watermark are counted into it in this commit
         mark = int((self._watermark - _EPOCH).total_seconds() * 1000)
@@ -315,7 +376,9 @@ class DuckDBEventStore:
         try:
             if applied is not None:
                 con.execute("UPDATE journal_state SET applied = ?", [applied])
-            if fresh:
+            if fresh and applied is not None and len(fresh) >= ARROW_ROWS:
+                self._insert_arrow(fresh)
+            elif fresh:
                 self._append_events(fresh)
             if late:
                 rollup.count_late(con, self._append, late)
@@ -343,6 +406,17 @@ class DuckDBEventStore:
         except Exception:
             appender.clear()  # never carry a failed group's rows into the next flush
             raise
+
+    def _insert_arrow(self, events: list[Event]) -> None:
+        """Many events as one Arrow table and one ``INSERT``: building the table keeps the
+        GIL for a few µs per event, the insert mostly runs without it (the appender's
+        conversion and flush keep it throughout, stalling the event loop meanwhile)."""
+        con = self._con
+        con.register("_applied", events_table(events))
+        try:
+            con.execute("INSERT INTO events SELECT * FROM _applied")
+        finally:
+            con.unregister("_applied")
 
     def _append_events(self, events: list[Event]) -> None:
         """Events through the appender (one conversion call; the flush is one statement)."""
@@ -374,6 +448,8 @@ class DuckDBEventStore:
                 con.unregister("_bulk")
             if into == "identities":
                 self.identity_version += 1
+            elif self._retention_days:
+                self._expire()
 
         self._call(load)
         return int(table.num_rows)
