@@ -25,12 +25,18 @@ def anyio_backend() -> str:
 
 @asynccontextmanager
 async def connect(
-    url: str, key: str | None, *, header: str = "bearer", mode: str = "auto"
+    url: str,
+    key: str | None,
+    *,
+    header: str = "bearer",
+    mode: str = "auto",
+    extra: dict[str, str] | None = None,
 ) -> AsyncIterator[Client]:
-    """An MCP client session on ``url``/mcp; ``header`` says how the key is sent."""
-    headers = {}
+    """An MCP client session on ``url``/mcp; ``header`` says how the key is sent, ``extra``
+    adds headers to every request."""
+    headers = dict(extra or {})
     if key is not None:
-        headers = {
+        headers |= {
             "bearer": {"Authorization": f"Bearer {key}"},
             "bare": {"Authorization": key},
             "x-api-key": {"X-API-Key": key},

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from mcp.shared.exceptions import MCPError
 
 from tests.conftest import RunningServer
 from tests.factories import event, ms, pageview, populate
@@ -112,6 +113,45 @@ async def test_counts_of_page_views_and_custom_events(
     assert (custom["count"], custom["users"], custom["truncated"]) == (3, 2, False)
     assert (purchases["count"], purchases["users"], purchases["name"]) == (2, 1, "purchase")
     assert (anns["pageviews"], anns["visitors"]) == (3, 1), "anon-9's view is Ann's"
+
+
+async def test_the_environment_header_narrows_every_tool_to_one_environment(
+    server: RunningServer,
+) -> None:
+    p = server.new_project()
+    dev, prod = {"page_origin": "http://localhost:5173"}, {"page_origin": SITE}
+    populate(
+        server.url,
+        p["project_token"],
+        [
+            {**page("/", "u1", "09:00:00"), **prod},
+            {**page("/docs", "u2", "09:01:00"), **prod},
+            {**page("/", "dev", "09:02:00"), **dev},
+            {**event("signup", user="dev", ts=f"{DAY}T09:03:00"), **dev},
+        ],
+    )
+    span = {"project": p["id"], "since": SINCE, "until": UNTIL}
+    answers = {}
+    for env in (None, "production", "Development"):
+        extra = {"x-convalytics-environment": env} if env else None
+        async with connect(server.url, server.owner_key, extra=extra) as c:
+            views = await call(c, "pageviews_count", **span)
+            custom = await call(c, "events_count", **span)
+            pages = await call(c, "top_pages", **span)
+        answers[env] = (
+            views["pageviews"],
+            custom["count"],
+            [(x["path"], x["views"]) for x in pages["pages"]],
+        )
+    assert answers == {
+        None: (3, 1, [("/", 2), ("/docs", 1)]),
+        "production": (2, 0, [("/", 1), ("/docs", 1)]),
+        "Development": (1, 1, [("/", 1)]),
+    }
+    bad = {"x-convalytics-environment": "staging"}
+    async with connect(server.url, server.owner_key, extra=bad) as c:
+        with pytest.raises(MCPError, match="production, development"):
+            await c.call_tool("pageviews_count", span)
 
 
 async def test_recent_events_are_redacted_unless_asked(

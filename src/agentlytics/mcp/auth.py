@@ -31,8 +31,10 @@ from agentlytics.app import Services
 from agentlytics.errors import AuthError, RateLimited
 from agentlytics.model.project import ApiKey
 from agentlytics.projects.service import Principal
+from agentlytics.query.engine import only_environment
 
 AUTH_ERROR = -32001
+INVALID_PARAMS = -32602
 RATE_LIMIT_ERROR = -32029
 #: where the gate leaves the admitted caller in the ASGI scope's ``state``
 PRINCIPAL_KEY = "agentlytics.mcp.principal"
@@ -131,6 +133,28 @@ def _auth_message(exc: AuthError) -> str:
     )
 
 
+#: the header that limits every tool's answers to one environment (Convalytics' own name)
+ENVIRONMENT_HEADER = "x-convalytics-environment"
+ENVIRONMENTS = ("production", "development")
+
+
+def _environment(request: Any) -> str | None:
+    """The environment a tool call is limited to, from its HTTP request's header (none on
+    stdio: ``agentlytics mcp`` answers for every environment)."""
+    if not isinstance(request, Request):
+        return None
+    value = (request.headers.get(ENVIRONMENT_HEADER) or "").strip().lower()
+    if not value:
+        return None
+    if value not in ENVIRONMENTS:
+        raise MCPError(
+            INVALID_PARAMS,
+            f"{ENVIRONMENT_HEADER} must be one of {', '.join(ENVIRONMENTS)} (got {value[:40]!r}); "
+            "leave it out for every environment",
+        )
+    return value
+
+
 class ToolCallAuth:
     """Server middleware: binds the caller for every ``tools/call``; refuses one without."""
 
@@ -152,9 +176,11 @@ class ToolCallAuth:
         if ctx.method != "tools/call":
             return await call_next(ctx)
         token = _caller.set(await self._caller(ctx.request))
+        scoped = only_environment.set(_environment(ctx.request))
         try:
             return await call_next(ctx)
         finally:
+            only_environment.reset(scoped)
             _caller.reset(token)
 
     async def _caller(self, request: Any) -> Principal:

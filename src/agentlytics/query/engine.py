@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -15,6 +16,10 @@ from agentlytics.query.fragments import session_totals_sql
 from agentlytics.query.model import Filter, QuerySpec, check_spec
 from agentlytics.query.period import Period, parse_period
 from agentlytics.storage.ports import EventStore
+
+#: set by a surface whose every query is limited to one environment (the MCP server, from the
+#: ``x-convalytics-environment`` header): ``QueryEngine.scope`` adds the filter
+only_environment: ContextVar[str | None] = ContextVar("agentlytics_only_environment", default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +51,9 @@ class QueryEngine:
         self._identities: dict[str, tuple[int, bool]] = {}
 
     def scope(self, project: Project, period: Period, filters: list[Filter] | None = None) -> Scope:
+        environment = only_environment.get()
+        if environment is not None:
+            filters = [*(filters or []), Filter(field="environment", value=environment)]
         return Scope(
             self.dialect,
             project.id,
