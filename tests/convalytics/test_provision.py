@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import httpx
+import pytest
 
+from agentlytics.projects.provision import ClaimUsed
 from tests.conftest import RunningServer
 from tests.convalytics.conftest import cnv_event, now_ms, provision
 
@@ -146,3 +148,19 @@ def test_cors_preflight(open_server: RunningServer) -> None:
     assert "POST" in r.headers["access-control-allow-methods"]
     r = httpx.post(open_server.url + "/api/provision", json={})
     assert r.headers["access-control-allow-origin"] == "*"
+
+
+def test_a_claim_another_worker_made_first_is_refused(open_server: RunningServer) -> None:
+    """Workers agree on the one claim through the metadata store: the marker another worker
+    set wins even before its account id reaches this worker's copy of the project."""
+    made = provision(open_server.url, {"name": "claimed-elsewhere"})
+    services = open_server.services
+    meta = services.projects.meta
+    project = meta.get_project_by_write_key(made["writeKey"])
+    assert project is not None and project.account_id is None
+    other = services.projects.create_account(f"other-{made['claimToken'][-6:]}@example.com")
+    mine = services.projects.create_account(f"mine-{made['claimToken'][-6:]}@example.com")
+    assert meta.compare_and_set_state(f"claim:{project.id}", None, other.id)
+    with pytest.raises(ClaimUsed, match="used already"):
+        services.provisioner.claim(made["claimToken"], mine)
+    assert meta.get_project(project.id).account_id is None  # type: ignore[union-attr]

@@ -139,6 +139,9 @@ class Pair:
             **backends.env,
             "AGENTLYTICS_API_KEY": OWNER_KEY,
             "AGENTLYTICS_INGEST_RATE_LIMIT": str(RATE_LIMIT),
+            # the provisioning race below provisions more than those limits allow
+            "AGENTLYTICS_PROVISION_RATE_GLOBAL": "0",
+            "AGENTLYTICS_PROVISION_RATE_PER_IP": "0",
         }
         self.servers = [Serve(tmp, self.env), Serve(tmp, self.env)]
 
@@ -197,6 +200,29 @@ def test_the_rate_limit_holds_across_two_serve_processes(pair: Pair) -> None:
             break
     assert statuses == [202] * (batches - 4) + [429] * 4
     assert len(pair.backends.event_ids(project["id"])) == RATE_LIMIT
+
+
+def test_provisioning_one_slug_through_two_processes_at_once_makes_one_project(
+    pair: Pair,
+) -> None:
+    """An agent's retries can land on two workers; each must answer the same project."""
+    slugs = [f"race-{uuid.uuid4().hex[:8]}" for _ in range(10)]
+    urls = [pair[0].url, pair[1].url]
+
+    def provision(i: int) -> tuple[str, int, dict[str, Any]]:
+        slug = slugs[i // 8]
+        r = httpx.post(
+            urls[i % 2] + "/api/provision",
+            json={"name": "race", "deploymentSlug": slug},
+            timeout=30,
+        )
+        return slug, r.status_code, r.json()
+
+    with ThreadPoolExecutor(8) as pool:  # eight at once per slug, half through each process
+        answers = list(pool.map(provision, range(8 * len(slugs))))
+    assert {status for _, status, _ in answers} == {200}, answers
+    keys = {slug: {body["writeKey"] for s, _, body in answers if s == slug} for slug in slugs}
+    assert all(len(k) == 1 for k in keys.values()), f"one project per slug: {keys}"
 
 
 def test_a_stream_on_one_process_sees_events_ingested_through_another(pair: Pair) -> None:

@@ -33,6 +33,10 @@ MAX_SLUG = 200
 _NAME_BUDGET = 56  # leaves room for a "-NNN" suffix within the 64-character rule
 _NOT_NAME_CHARS = re.compile(r"[^a-z0-9._-]+")
 _claim_lock = threading.Lock()
+#: how long a provision waits for another worker creating the same slug's project
+_SLUG_WAIT_S = 10.0
+#: a slug marker this old with no project was left by a worker that died midway
+_SLUG_TAKEOVER_S = 30.0
 
 
 class ProvisionLimited(AgentlyticsError):
@@ -40,6 +44,13 @@ class ProvisionLimited(AgentlyticsError):
 
     status = 429
     code = "provision_limit_exceeded"
+
+
+class ProvisionBusy(AgentlyticsError):
+    """Another worker is creating the project of the same deployment slug."""
+
+    status = 409
+    code = "provision_in_progress"
 
 
 class ClaimUsed(AgentlyticsError):
@@ -113,6 +124,8 @@ class Provisioner:
         async with self._lock:
             if deployment_slug:
                 existing = self.meta.find_project(deployment_slug=deployment_slug)
+                if existing is None:
+                    existing = await self._take_slug(deployment_slug)
                 if existing is not None:
                     return Provisioned(existing, created=False)
             if s.provision_rate_per_ip > 0:
@@ -129,6 +142,37 @@ class Provisioner:
                 claim_token=keys.new_claim_token(),
             )
         return Provisioned(project, created=True)
+
+    async def _take_slug(self, slug: str) -> Project | None:
+        """Make this worker the one that creates the project of ``slug``: None when it is
+        (a marker in the metadata store's state, set only if absent, so that two workers
+        racing on one slug create one project), else the project the other worker made.
+
+        A marker older than ``_SLUG_TAKEOVER_S`` with no project (its worker died midway)
+        is taken over.
+
+        Raises:
+            ProvisionBusy: the other worker has not finished in ``_SLUG_WAIT_S``.
+        """
+        key = f"provision:slug:{slug}"
+        mine = f"{time.time():.3f}:{keys.new_id('w')}"
+        deadline = time.monotonic() + _SLUG_WAIT_S
+        while True:
+            held = self.meta.get_state(key)
+            if held is None and self.meta.compare_and_set_state(key, None, mine):
+                return None
+            found = self.meta.find_project(deployment_slug=slug)
+            if found is not None:
+                return found
+            stale = held is not None and time.time() - float(held.split(":")[0]) > _SLUG_TAKEOVER_S
+            if stale and self.meta.compare_and_set_state(key, held or "", mine):
+                return None
+            if time.monotonic() > deadline:
+                raise ProvisionBusy(
+                    "another request is provisioning this deployment slug right now; "
+                    "retry in a few seconds to get its project"
+                )
+            await asyncio.sleep(0.05)
 
     def _unique_name(self, base: str, account: Account | None = None) -> str:
         """``base``, or ``base-2``, ``base-3``… : the first name no live project uses.
@@ -180,6 +224,11 @@ class Provisioner:
                     "delete one before claiming another",
                     code="PROJECT_LIMIT",
                 )
+            # one claim wins even across workers: the first to set the marker
+            if not self.meta.compare_and_set_state(f"claim:{project.id}", None, account.id):
+                if self.meta.get_state(f"claim:{project.id}") == account.id:
+                    return self.meta.get_project(project.id) or project
+                raise ClaimUsed("this claim link was used already: the project has an owner")
             if self.meta.find_project(account_id=account.id, name=project.name):
                 project.name = self._unique_name(project.name[:_NAME_BUDGET], account)
             project.account_id = account.id
