@@ -143,9 +143,11 @@ def create_app(services: Services) -> Starlette:
     app.state.services = services
     app.add_middleware(IngestCorsMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=services.settings.max_body_bytes)
-    # outermost: events posted to these routes skip the router and the layers between
-    app.add_middleware(
-        IngestFastPath,
+    # outermost, even outside Starlette's own error middleware: events posted to these
+    # routes skip the router and every layer between (the fast path maps every exception
+    # to its handler itself)
+    app.middleware_stack = IngestFastPath(
+        app.build_middleware_stack(),
         routes={
             ep.path: ep.handler for ep in ENDPOINTS if ep.method == "POST" and ep.path in FAST_PATHS
         },
