@@ -102,10 +102,13 @@ def principal(request: Request) -> Principal:
     return services(request).projects.authenticate(raw)
 
 
-def request_context(request: Request) -> RequestContext:
+def request_context(request: Request, svc: Services | None = None) -> RequestContext:
+    """What the pipeline needs of a request (``svc``: its services, when the caller has
+    them at hand)."""
     headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in request.scope["headers"]}
-    peer = request.client.host if request.client else None
-    trust = services(request).settings.trust_proxy_headers
+    client = request.scope.get("client")
+    peer = client[0] if client else None
+    trust = (svc or services(request)).settings.trust_proxy_headers
     return RequestContext(
         headers=headers,
         client_ip=client_ip(headers, peer, trust),

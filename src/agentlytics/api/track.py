@@ -8,22 +8,24 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from agentlytics.api.common import json_response, read_object, request_context, services
+from agentlytics.app import Services
 from agentlytics.errors import AuthError, ForbiddenError, ValidationError
+from agentlytics.ingest.draft import RequestContext
 from agentlytics.ingest.formats import native
 from agentlytics.ingest.pipeline import MAX_ID
 from agentlytics.model.event import Identity
 from agentlytics.model.project import Project
 
 
-def _project(request: Request, token: Any) -> Project:
+def _project(svc: Services, ctx: RequestContext, token: Any) -> Project:
     if not token:
         raise ValidationError(
             "token is required: the project's write key (aat_…)", code="MISSING_FIELDS"
         )
-    project = services(request).projects.project_by_write_key(str(token))
+    project = svc.projects.project_by_write_key(str(token))
     if project is None:
         raise AuthError("invalid or revoked project token", code="INVALID_TOKEN")
-    origin = request.headers.get("origin")
+    origin = ctx.origin
     if not project.origin_allowed(origin):
         raise ForbiddenError(
             f"origin {origin} is not in this project's allowed_origins", code="FORBIDDEN"
@@ -35,12 +37,11 @@ async def track(request: Request) -> Response:
     body = await read_object(request)
     if not body.get("event"):
         raise ValidationError("event is required (the event name)", code="MISSING_FIELDS")
-    project = _project(request, native.token_of(body))
-    ctx = request_context(request)
+    svc = services(request)
+    ctx = request_context(request, svc)
+    project = _project(svc, ctx, native.token_of(body))
     source = "browser" if native.looks_like_browser(ctx.headers) else "server"
-    [outcome] = await services(request).ingest.ingest(
-        project, [native.draft(body, source=source)], ctx
-    )
+    [outcome] = await svc.ingest.ingest(project, [native.draft(body, source=source)], ctx)
     if not outcome.ok:
         raise ValidationError(outcome.message or "invalid event", code=outcome.code)
     return json_response({"ok": True, "queued": True}, 202)
@@ -64,8 +65,9 @@ async def track_batch(request: Request) -> Response:
     tokens.discard(None)
     if len(tokens) > 1:
         raise ValidationError("all events in a batch must use the same token", code="INVALID_TOKEN")
-    project = _project(request, next(iter(tokens), None))
-    ctx = request_context(request)
+    svc = services(request)
+    ctx = request_context(request, svc)
+    project = _project(svc, ctx, next(iter(tokens), None))
     source = "browser" if native.looks_like_browser(ctx.headers) else "server"
     rejected: list[dict[str, Any]] = []
     drafts, positions = [], []
@@ -77,7 +79,7 @@ async def track_batch(request: Request) -> Response:
             continue
         drafts.append(native.draft(event, source=source))
         positions.append(index)
-    outcomes = await services(request).ingest.ingest(project, drafts, ctx)
+    outcomes = await svc.ingest.ingest(project, drafts, ctx)
     for index, outcome in zip(positions, outcomes, strict=True):
         if not outcome.ok:
             rejected.append({"index": index, "error": outcome.code, "message": outcome.message})
@@ -105,10 +107,11 @@ async def identify(request: Request) -> Response:
             raise ValidationError(
                 f"{name} must be a string of at most {MAX_ID} characters", code="INVALID_FIELD"
             )
-    project = _project(request, native.token_of(body))
+    svc = services(request)
+    ctx = request_context(request, svc)
+    project = _project(svc, ctx, native.token_of(body))
     if previous_id != user_id:
-        ctx = request_context(request)
-        await services(request).events.add_identity(
+        await svc.events.add_identity(
             Identity(
                 project_id=project.id,
                 previous_id=previous_id,
