@@ -50,6 +50,8 @@ class Scope:
     rollup_dims: frozenset[str] | None = None
     #: the store keeps session fragments (``query/fragments.py``) that queries may read
     session_fragments: bool = False
+    #: the store keeps events per hour, event and hashed user (``query/users.py``)
+    user_hours: bool = False
 
     def param(self, value: Any) -> str:
         self.params.append(value)

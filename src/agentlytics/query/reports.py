@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from agentlytics.model.project import Project
+from agentlytics.query import users
 from agentlytics.query.engine import QueryEngine, clean
 from agentlytics.query.model import (
     DIMENSIONS,
@@ -60,7 +61,11 @@ def activity(
     """
     scope = engine.scope(project, period)
     F = engine.dialect
-    reduced, user = scope.reduced_base([(F.trunc(unit, "lts"), "b"), ("name", "name")])
+    hours = users.usable(scope)
+    if hours is not None:  # from the hourly users (``query/users.py``)
+        reduced, user = users.reduced(scope, hours, F.trunc(unit, "lts"))
+    else:
+        reduced, user = scope.reduced_base([(F.trunc(unit, "lts"), "b"), ("name", "name")])
     distinct = F.count_distinct(user)
     sql = (
         f"WITH {reduced}\n"
