@@ -13,7 +13,8 @@ Shortcuts keep this cheap at millions of events, with the same answers (docs/per
 * local time is UTC plus the zone's offsets over the period (``utc_offsets``), where the
   engine's own conversion is slow; time buckets are formatted once per output row;
 * count-only queries read the store's hourly rollup when it can answer them
-  (``rollup_cte``), plus the events it does not hold yet.
+  (``rollup_cte``), plus the events it does not hold yet; unique users by time and event
+  read the hourly users (``query/users.py``), sessions the fragments (``query/fragments.py``).
 """
 
 from __future__ import annotations

@@ -14,7 +14,9 @@ failed MCP calls, for exactly the events whose ``received_at`` is before the wat
   at or after the watermark) + (events of the partial hours at the edges): every event once,
   read in one snapshot (``query/build.py``).
 
-Distinct users are not here: they do not add up across hours (docs/performance.md).
+Distinct users are not here: they do not add up across hours. ``user_hourly``
+(``users.py``) keeps the events per hour, event and hashed user instead, behind its own
+watermark, filled in the same four places as the other summaries.
 
 ``session_hourly`` holds session fragments behind a watermark of its own (``SESSIONS``, equal
 to the rollup's once caught up): per project x UTC hour x ``session_id`` x raw user id
