@@ -229,16 +229,16 @@ def retention_sql(
             "idm AS (SELECT im.previous_id AS previous_id, im.user_id AS user_id"
             f" FROM {F.identities} im\n"
             f"  WHERE im.project_id = {scope.param(scope.project_id)})",
+            # every id the map mentions, so that each user is tested once (not twice)
+            "ids AS (SELECT previous_id AS id FROM idm UNION ALL SELECT user_id FROM idm)",
             f"firsts AS {F.materialized}(\n"
             "  SELECT ruid AS uid, first_ts FROM fr WHERE ruid IS NULL\n"
-            "    OR (ruid NOT IN (SELECT previous_id FROM idm)"
-            " AND ruid NOT IN (SELECT user_id FROM idm))\n"
+            "    OR ruid NOT IN (SELECT id FROM ids)\n"
             "  UNION ALL\n"
             f"  SELECT coalesce({F.joined_user('i.user_id')}, f.ruid) AS uid,"
             " min(f.first_ts) AS first_ts\n"
             "  FROM fr f LEFT JOIN idm i ON i.previous_id = f.ruid\n"
-            "  WHERE f.ruid IN (SELECT previous_id FROM idm)\n"
-            "    OR f.ruid IN (SELECT user_id FROM idm)\n"
+            "  WHERE f.ruid IN (SELECT id FROM ids)\n"
             f"  GROUP BY coalesce({F.joined_user('i.user_id')}, f.ruid))",
         ]
     else:
