@@ -24,12 +24,13 @@ import pytest
 
 from agentlytics.model.event import BotHit, Event, Identity
 from agentlytics.model.project import Project
-from agentlytics.query import bots, fragments, insights, sessions
+from agentlytics.query import bots, fragments, insights, sessions, users
 from agentlytics.query.build import Scope, build
 from agentlytics.query.dialect import DIALECTS
 from agentlytics.query.engine import QueryEngine
 from agentlytics.query.model import Filter, QuerySpec
 from agentlytics.query.period import Period, parse_period
+from agentlytics.query.reports import activity_sql
 from agentlytics.storage import registry
 from agentlytics.storage.ports import EventStore
 from tests.storage import backends
@@ -52,10 +53,12 @@ class Case:
     #: reads of the session fragments only DuckDB keeps (pinned for DuckDB alone: on other
     #: engines the same call renders the scan that the other cases already pin)
     fragments: bool = False
+    #: reads of the hourly users only DuckDB keeps (pinned for DuckDB alone, likewise)
+    users: bool = False
 
     @property
     def dialects(self) -> tuple[str, ...]:
-        return ("duckdb",) if self.fragments else tuple(DIALECT_NAMES)
+        return ("duckdb",) if self.fragments or self.users else tuple(DIALECT_NAMES)
 
 
 def spec(**kw: Any) -> Callable[[Scope], str]:
@@ -125,6 +128,19 @@ CASES = [
         lambda s: fragments.session_totals_sql(s, STATS_SESSIONS) or build(s, STATS_SESSIONS),
         fragments=True,
     ),
+    Case("users_stats_activity", lambda s: activity_sql(s, "day"), users=True),
+    Case(
+        "users_query_by_event_and_hour",
+        lambda s: (
+            users.query_sql(
+                s, QuerySpec(metrics=["unique_users", "event_count"], group_by=["event", "hour"])
+            )
+            or ""
+        ),
+        filters=[Filter("event", "neq", "$scroll_depth")],
+        users=True,
+    ),
+    Case("users_heatmap", insights.heatmap_sql, period=UTC_WEEK, users=True),
     Case("bots_actors", bots.actors_sql),
     Case("bots_series", bots.series_sql),
 ]
@@ -142,6 +158,7 @@ def render(case: Case, dialect: str) -> tuple[str, list[Any]]:
         case.period,
         list(case.filters),
         session_fragments=case.fragments,
+        user_hours=case.users,
     )
     sql = case.render(scope)
     return sql, scope.params

@@ -13,7 +13,8 @@ Shortcuts keep this cheap at millions of events, with the same answers (docs/per
 * local time is UTC plus the zone's offsets over the period (``utc_offsets``), where the
   engine's own conversion is slow; time buckets are formatted once per output row;
 * count-only queries read the store's hourly rollup when it can answer them
-  (``rollup_cte``), plus the events it does not hold yet.
+  (``rollup_cte``), plus the events it does not hold yet; unique users by time and event
+  read the hourly users (``query/users.py``), sessions the fragments (``query/fragments.py``).
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ class Scope:
     rollup_dims: frozenset[str] | None = None
     #: the store keeps session fragments (``query/fragments.py``) that queries may read
     session_fragments: bool = False
+    #: the store keeps events per hour, event and hashed user (``query/users.py``)
+    user_hours: bool = False
 
     def param(self, value: Any) -> str:
         self.params.append(value)

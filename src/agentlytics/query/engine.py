@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from agentlytics.model.project import Project
+from agentlytics.query import users
 from agentlytics.query.build import Scope, build
 from agentlytics.query.dialect import Dialect, dialect_for
 from agentlytics.query.fragments import session_totals_sql
@@ -62,6 +63,8 @@ class QueryEngine:
             identities=self.has_identities(project.id),
             rollup_dims=getattr(self.store, "rollup_dims", None) if self.rollups else None,
             session_fragments=self.rollups and getattr(self.store, "session_fragments", False),
+            # the DuckDB store keeps all its summaries or none (``rollups``), hence one flag
+            user_hours=self.rollups and getattr(self.store, "user_hours", False),
         )
 
     def has_identities(self, project_id: str) -> bool:
@@ -108,7 +111,7 @@ class QueryEngine:
             tz = spec.timezone or project.timezone
             period = parse_period(spec.date_from, spec.date_to, tz)
         scope = self.scope(project, period, list(spec.filters))
-        sql = None if where else session_totals_sql(scope, spec)
+        sql = None if where else session_totals_sql(scope, spec) or users.query_sql(scope, spec)
         raw = self.fetch(scope, sql or build(scope, spec, where=where))
         truncated = len(raw) > spec.limit
         rows = []

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from agentlytics.model.project import Project
+from agentlytics.query import users
 from agentlytics.query.build import Scope
 from agentlytics.query.engine import QueryEngine
 from agentlytics.query.period import Period, parse_period
@@ -99,6 +100,14 @@ def heatmap_period(since: str | None, until: str | None) -> Period:
 def heatmap_sql(scope: Scope) -> str:
     """Events and users per (weekday, hour) of ``lts``; the scope's period must be in UTC."""
     F = scope.dialect
+    hours = users.usable(scope)
+    if hours is not None:  # from the hourly users (``query/users.py``)
+        return (
+            f"WITH {users.base_cte(scope, hours)}\n"
+            f"SELECT ({F.weekday('lts')} + 1) % 7 AS d, {F.hour('lts')} AS h, "
+            "sum(n) AS events, count(DISTINCT uid) AS users\n"
+            "FROM base GROUP BY d, h ORDER BY d, h"
+        )
     return (
         f"WITH {scope.base_cte()}\n"
         f"SELECT ({F.weekday('lts')} + 1) % 7 AS d, {F.hour('lts')} AS h, count(*) AS events, "

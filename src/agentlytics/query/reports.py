@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 from agentlytics.model.project import Project
+from agentlytics.query import users
+from agentlytics.query.build import Scope
 from agentlytics.query.engine import QueryEngine, clean
 from agentlytics.query.model import (
     DIMENSIONS,
@@ -59,17 +61,7 @@ def activity(
     them (the first buckets; the most frequent events).
     """
     scope = engine.scope(project, period)
-    F = engine.dialect
-    reduced, user = scope.reduced_base([(F.trunc(unit, "lts"), "b"), ("name", "name")])
-    distinct = F.count_distinct(user)
-    sql = (
-        f"WITH {reduced}\n"
-        f"SELECT 0 AS part, NULL AS bucket, NULL AS name, {distinct} AS users, sum(n) AS n FROM k\n"
-        f"UNION ALL SELECT 1, {F.format_bucket(unit, 'b')}, NULL, {distinct}, sum(n)\n"
-        "  FROM k GROUP BY b\n"
-        f"UNION ALL SELECT 2, NULL, name, {distinct}, sum(n) FROM k GROUP BY name"
-    )
-    rows = engine.fetch(scope, sql)
+    rows = engine.fetch(scope, activity_sql(scope, unit))
     totals = {"unique_users": 0, "total_events": 0}
     series, events = [], []
     for r in rows:
@@ -85,6 +77,25 @@ def activity(
     events.sort(key=lambda x: (-x["count"], x["event"]))
     truncated = len(series) > MAX_LIMIT or len(events) > MAX_LIMIT
     return totals, series[:MAX_LIMIT], events[:MAX_LIMIT], truncated
+
+
+def activity_sql(scope: Scope, unit: str) -> str:
+    """The one statement of ``activity``: rows (part 0: totals, 1: per bucket, 2: per event
+    name) with ``users`` and ``n`` events."""
+    F = scope.dialect
+    hours = users.usable(scope)
+    if hours is not None:  # from the hourly users (``query/users.py``)
+        reduced, user = users.reduced(scope, hours, F.trunc(unit, "lts"))
+    else:
+        reduced, user = scope.reduced_base([(F.trunc(unit, "lts"), "b"), ("name", "name")])
+    distinct = F.count_distinct(user)
+    return (
+        f"WITH {reduced}\n"
+        f"SELECT 0 AS part, NULL AS bucket, NULL AS name, {distinct} AS users, sum(n) AS n FROM k\n"
+        f"UNION ALL SELECT 1, {F.format_bucket(unit, 'b')}, NULL, {distinct}, sum(n)\n"
+        "  FROM k GROUP BY b\n"
+        f"UNION ALL SELECT 2, NULL, name, {distinct}, sum(n) FROM k GROUP BY name"
+    )
 
 
 def events_log(

@@ -206,11 +206,16 @@ def retention_sql(
     """One row per non-empty cohort ``c`` (its index): its size and, for each period ``j``,
     ``a{j}``, how many of its users came back in period ``j`` (offset ``j - c``).
 
-    ``bounds``: the periods' starts as naive UTC instants, and the end of the last. Each raw
-    user id's first cohort event and the periods of its returning events come from one
-    aggregation (a comparison with the bounds, no time-zone conversion per row); users are
-    resolved through the identity map only where the map can change something (the ids it
-    maps, and the ids it maps to), so the rest keep their row.
+    ``bounds``: the periods' starts as naive UTC instants, and the end of the last. Two
+    passes over the points, so that the big aggregation (one row per raw user id, ~1M at
+    10M events) carries one aggregate rather than one per period:
+
+    * each raw user id's first cohort event; users resolved through the identity map only
+      where the map can change something (the ids it maps, and the ids it maps to); the
+      eligible users, and the first ``USER_CAP`` of them (``chosen``);
+    * the periods of the returning events of the chosen users only (a comparison with the
+      bounds, no time-zone conversion per row): the points of their raw ids, found by a
+      semi-join on the chosen ids and the ids the map resolves.
     """
     F = scope.dialect
     n = len(bounds) - 1
@@ -218,40 +223,29 @@ def retention_sql(
     anyone = spec.event is None and spec.returning_event is None
     first = "min(ts)" if anyone else F.min_if("ts", "is_c = 1")
     came = "" if anyone else "is_r = 1 AND "
-    flags = [
-        f"max(CASE WHEN {came}ts >= {scope.param(bounds[j])} AND ts < {scope.param(bounds[j + 1])}"
-        f" THEN 1 ELSE 0 END) AS a{j}"
-        for j in range(n)
-    ]
-    cols = ", ".join(f"a{j}" for j in range(n))
-    ctes.append(
-        f"fr AS (SELECT ruid, {first} AS first_ts, {', '.join(flags)}\n  FROM pts GROUP BY ruid)"
-    )
+    ctes.append(f"fr AS (SELECT ruid, {first} AS first_ts FROM pts GROUP BY ruid)")
     if scope.identities:
-        kept = ", ".join(f"CASE WHEN ruid IS NULL THEN 0 ELSE a{j} END AS a{j}" for j in range(n))
-        merged = ", ".join(f"max(f.a{j}) AS a{j}" for j in range(n))
         ctes += [
             "idm AS (SELECT im.previous_id AS previous_id, im.user_id AS user_id"
             f" FROM {F.identities} im\n"
             f"  WHERE im.project_id = {scope.param(scope.project_id)})",
+            # every id the map mentions, so that each user is tested once (not twice)
+            "ids AS (SELECT previous_id AS id FROM idm UNION ALL SELECT user_id FROM idm)",
             f"firsts AS {F.materialized}(\n"
-            f"  SELECT ruid AS uid, first_ts, {kept} FROM fr WHERE ruid IS NULL\n"
-            "    OR (ruid NOT IN (SELECT previous_id FROM idm)"
-            " AND ruid NOT IN (SELECT user_id FROM idm))\n"
+            "  SELECT ruid AS uid, first_ts FROM fr WHERE ruid IS NULL\n"
+            "    OR ruid NOT IN (SELECT id FROM ids)\n"
             "  UNION ALL\n"
             f"  SELECT coalesce({F.joined_user('i.user_id')}, f.ruid) AS uid,"
-            f" min(f.first_ts) AS first_ts, {merged}\n"
+            " min(f.first_ts) AS first_ts\n"
             "  FROM fr f LEFT JOIN idm i ON i.previous_id = f.ruid\n"
-            "  WHERE f.ruid IN (SELECT previous_id FROM idm)\n"
-            "    OR f.ruid IN (SELECT user_id FROM idm)\n"
+            "  WHERE f.ruid IN (SELECT id FROM ids)\n"
             f"  GROUP BY coalesce({F.joined_user('i.user_id')}, f.ruid))",
         ]
     else:
-        kept = ", ".join(f"CASE WHEN ruid IS NULL THEN 0 ELSE a{j} END AS a{j}" for j in range(n))
-        ctes.append(f"firsts AS {F.materialized}(SELECT ruid AS uid, first_ts, {kept} FROM fr)")
+        ctes.append(f"firsts AS {F.materialized}(SELECT ruid AS uid, first_ts FROM fr)")
     # parameters in the text's order: the eligible users' bound before the cohorts' ones
     eligible = (
-        f"eligible AS (SELECT uid, first_ts, {cols} FROM firsts\n"
+        "eligible AS (SELECT uid, first_ts FROM firsts\n"
         f"  WHERE first_ts >= {scope.param(bounds[0])})"
     )
     cohort = " ".join(
@@ -264,14 +258,39 @@ def retention_sql(
         "cut AS (SELECT max(first_ts) AS t FROM (SELECT first_ts FROM eligible\n"
         f"  ORDER BY first_ts LIMIT {USER_CAP}) x)",
         # a row number rather than LIMIT, which DuckDB 2.0.0 may drop (see query/funnels.py)
-        f"chosen AS (SELECT {cohort} AS c, {cols} FROM (SELECT uid, first_ts, {cols},\n"
+        f"chosen AS {F.materialized}(SELECT {cohort} AS c, uid FROM (SELECT uid, first_ts,\n"
         "    row_number() OVER (ORDER BY first_ts, uid) AS pos FROM eligible\n"
         f"    WHERE first_ts <= (SELECT t FROM cut)) r\n  WHERE pos <= {USER_CAP})",
     ]
-    sums = ", ".join(f"sum(a{j}) AS a{j}" for j in range(n))
+    # the points again, spelled out rather than shared: a shared CTE would be materialized,
+    # which costs more than reading the points twice
+    ctes.append(_points(scope, spec, table).replace("pts AS", "pts2 AS", 1))
+    flags = ", ".join(
+        f"max(CASE WHEN {came}ts >= {scope.param(bounds[j])} AND ts < {scope.param(bounds[j + 1])}"
+        f" THEN 1 ELSE 0 END) AS a{j}"
+        for j in range(n)
+    )
+    # a NULL raw id is one user that never counts as returning (no row here)
+    if scope.identities:
+        resolved = f"coalesce({F.joined_user('i.user_id')}, p.ruid)"
+        ctes.append(
+            f"back AS (SELECT {resolved} AS uid, {flags}\n"
+            "  FROM pts2 p LEFT JOIN idm i ON i.previous_id = p.ruid\n"
+            "  WHERE (p.ruid IN (SELECT uid FROM chosen)"
+            " OR p.ruid IN (SELECT previous_id FROM idm))\n"
+            f"    AND {resolved} IN (SELECT uid FROM chosen)\n"
+            f"  GROUP BY {resolved})"
+        )
+    else:
+        ctes.append(
+            f"back AS (SELECT p.ruid AS uid, {flags}\n"
+            "  FROM pts2 p WHERE p.ruid IN (SELECT uid FROM chosen) GROUP BY p.ruid)"
+        )
+    sums = ", ".join(f"sum(coalesce(b.a{j}, 0)) AS a{j}" for j in range(n))
     return (
-        "WITH " + ",\n".join(ctes) + f"\nSELECT c, count(*) AS users, {sums},"
-        " (SELECT count(*) FROM eligible) AS total\nFROM chosen GROUP BY c ORDER BY c"
+        "WITH " + ",\n".join(ctes) + f"\nSELECT ch.c AS c, count(*) AS users, {sums},"
+        " (SELECT count(*) FROM eligible) AS total\n"
+        "FROM chosen ch LEFT JOIN back b ON b.uid = ch.uid GROUP BY ch.c ORDER BY c"
     )
 
 

@@ -14,7 +14,9 @@ failed MCP calls, for exactly the events whose ``received_at`` is before the wat
   at or after the watermark) + (events of the partial hours at the edges): every event once,
   read in one snapshot (``query/build.py``).
 
-Distinct users are not here: they do not add up across hours (docs/performance.md).
+Distinct users are not here: they do not add up across hours. ``user_hourly``
+(``users.py``) keeps the events per hour, event and hashed user instead, behind its own
+watermark, filled in the same four places as the other summaries.
 
 ``session_hourly`` holds session fragments behind a watermark of its own (``SESSIONS``, equal
 to the rollup's once caught up): per project x UTC hour x ``session_id`` x raw user id
@@ -36,7 +38,7 @@ from typing import Any
 import duckdb
 
 from agentlytics.model.event import MCP_CALL, PAGE_VIEW, PASSIVE_EVENTS, Event
-from agentlytics.storage.duckdb import activity
+from agentlytics.storage.duckdb import activity, users
 
 #: the events columns counted one by one (their values are the rollup's ``value``)
 DIMENSIONS: tuple[str, ...] = (
@@ -192,6 +194,7 @@ def count_late(
     ``append(table, rows)`` appends rows to a table."""
     append(STATE, rows_for(late))
     append(activity.TABLE, activity.rows_for(late))
+    users.count_late(con, late)
     frags = session_rows_for(late)
     append(SESSIONS, frags)
     finish_appended(con, frags)
@@ -204,6 +207,7 @@ def count_bulk(con: duckdb.DuckDBPyConnection, source: str, mark: datetime) -> N
     con.execute(aggregate_sql(source, where), [mark] * (len(DIMENSIONS) + 1))
     con.execute(session_sql(source, where), [mark])
     activity.bulk(con, source, mark)
+    users.bulk(con, source, mark)
     sids = f"SELECT DISTINCT session_id AS sid FROM {source} WHERE received_at < ?"
     mark_split(con, sids, [mark])
 
@@ -218,9 +222,10 @@ def watermark(con: duckdb.DuckDBPyConnection, name: str = STATE) -> datetime:
 
 
 def catch_up_summaries(con: duckdb.DuckDBPyConnection, until: datetime) -> None:
-    """Build the session fragments and the user activity of every event received before
-    ``until`` (the rollup's watermark) that they lack: at start-up, for events stored before
-    a summary existed (or, for the fragments, before the engine's hash changed)."""
+    """Build the session fragments, the user activity and the hourly users of every event
+    received before ``until`` (the rollup's watermark) that they lack: at start-up, for
+    events stored before a summary existed (or, for the hashed ones, before the engine's
+    hash changed)."""
     if hash_changed(con):
         log.warning("session ids hash differently now: rebuilding the session fragments")
         con.execute("DELETE FROM session_hourly")
@@ -230,11 +235,18 @@ def catch_up_summaries(con: duckdb.DuckDBPyConnection, until: datetime) -> None:
         con.execute(session_sql("events", where), params)
         mark_split(con, _NEW_SIDS.format(where=where), params)
 
-    def users(where: str, params: list[Any]) -> None:
+    def days(where: str, params: list[Any]) -> None:
         con.execute(activity.aggregate_sql("events", where), params)
 
+    def hours(where: str, params: list[Any]) -> None:
+        con.execute(users.aggregate_sql("events", where), params)
+
+    if users.hash_changed(con):
+        log.warning("user ids hash differently now: rebuilding the hourly users")
+        users.reset(con)
     _catch_up(con, SESSIONS, "session fragments", sessions, until)
-    _catch_up(con, activity.STATE, "user activity", users, until)
+    _catch_up(con, activity.STATE, "user activity", days, until)
+    _catch_up(con, users.STATE, "hourly users", hours, until)
 
 
 def _catch_up(
@@ -303,6 +315,7 @@ def advance(con: duckdb.DuckDBPyConnection, until: datetime, current: datetime) 
             "UPDATE rollup_state SET watermark = ? WHERE name IN (?, ?)", [high, STATE, SESSIONS]
         )
         activity.advance(con, current, high)
+        users.advance(con, current, high)
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")

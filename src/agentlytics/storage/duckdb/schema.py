@@ -99,7 +99,23 @@ MIGRATIONS: list[str] = [
     );
     INSERT INTO rollup_state VALUES ('activity_daily', TIMESTAMP '1970-01-01 00:00:00');
     """,
-    # 5: how far the ingest journal (storage/journal.py) has been applied to these tables:
+    # 5: events per UTC hour x event name x raw user, the user as a 64-bit hash of its id
+    #    (storage/duckdb/users.py), behind its own watermark; ``user_hash`` keeps the hash of
+    #    a probe string as the engine computed it, so that a change of DuckDB's hash (after an
+    #    upgrade) is seen and the table rebuilt
+    """
+    CREATE TABLE user_hourly (
+        project_id VARCHAR NOT NULL,
+        hour TIMESTAMP NOT NULL,
+        name VARCHAR NOT NULL,
+        uk UBIGINT,
+        events BIGINT NOT NULL
+    );
+    CREATE TABLE user_hash (probe UBIGINT NOT NULL);
+    INSERT INTO user_hash SELECT hash('agentlytics user key');
+    INSERT INTO rollup_state VALUES ('user_hourly', TIMESTAMP '1970-01-01 00:00:00');
+    """,
+    # 6: how far the ingest journal (storage/journal.py) has been applied to these tables:
     #    its generation and the offset past the last applied frame
     """
     CREATE TABLE journal_state (generation BIGINT NOT NULL, applied BIGINT NOT NULL);

@@ -57,6 +57,7 @@ EXPIRING = (
     ("rollup_hourly", "hour"),
     ("session_hourly", "hour"),
     ("activity_daily", "day"),
+    ("user_hourly", "hour"),
 )
 _EXPIRE_EVERY_S = 3600.0
 #: once applied, a journal larger than this starts a new generation (an empty file)
@@ -125,6 +126,8 @@ class DuckDBEventStore:
         self.session_fragments = rollups
         #: whether retention may read the per-user daily activity (``activity.py``)
         self.activity_days = rollups
+        #: whether user counts may read the hourly users (``users.py``)
+        self.user_hours = rollups
         self._rollups = rollups
         self._watermark = rollup.watermark(self._con)
         if rollups:  # fragments of events counted before they existed (a one-time build)
