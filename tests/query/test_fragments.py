@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 
 from agentlytics.model.project import Project
 from agentlytics.query import insights, reports, sessions
@@ -24,6 +23,7 @@ from agentlytics.query.fragments import fragments
 from agentlytics.query.period import Period
 from tests.conftest import RunningServer
 from tests.factories import event
+from tests.query.conftest import summary_project
 from tests.query.test_rollups import END, PERIODS, START
 
 PATHS = ["/", "/pricing", "/docs", "/docs/install", "", None]
@@ -113,21 +113,11 @@ def compare(server: RunningServer, project: Project) -> int:
     return used
 
 
-@pytest.fixture
-def fragment_server(make_server: Any) -> RunningServer:
-    server: RunningServer = make_server(ingest_rate_limit=0)
-    return server
-
-
 def test_session_reports_from_fragments_equal_the_raw_scan_through_every_stage(
-    fragment_server: RunningServer,
+    unlimited_server: RunningServer,
 ) -> None:
-    server = fragment_server
-    created = server.new_project("fragments")
-    project = server.services.meta.get_project(created["id"])
-    assert project is not None
-    store: Any = server.services.events
-    token = created["project_token"]
+    server = unlimited_server
+    project, store, token = summary_project(server, "fragments")
 
     send(server, token, traffic(1, 700))
     identify(server, token, "u3", "ada")
@@ -150,13 +140,9 @@ def test_session_reports_from_fragments_equal_the_raw_scan_through_every_stage(
     assert compare(server, project) == used
 
 
-def test_a_late_event_splits_a_whole_session(fragment_server: RunningServer) -> None:
-    server = fragment_server
-    created = server.new_project("late")
-    project = server.services.meta.get_project(created["id"])
-    assert project is not None
-    store: Any = server.services.events
-    token = created["project_token"]
+def test_a_late_event_splits_a_whole_session(unlimited_server: RunningServer) -> None:
+    server = unlimited_server
+    project, store, token = summary_project(server, "late")
     at = START + timedelta(hours=2)
     send(server, token, [event("page_view", session="x", ts=at, path="/a")])
     store.advance_rollup(datetime.now(UTC).replace(tzinfo=None) + timedelta(hours=1))

@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 
 from agentlytics.model.project import Project
 from agentlytics.query.build import Scope, build
@@ -23,6 +22,7 @@ from agentlytics.query.model import Filter, QuerySpec
 from agentlytics.query.period import Period
 from tests.conftest import RunningServer
 from tests.factories import event
+from tests.query.conftest import summary_project
 
 START = datetime(2026, 10, 23, 5, 17, tzinfo=UTC)  # spans Paris's change on Oct 25
 END = datetime(2026, 10, 27, 19, 43, tzinfo=UTC)
@@ -115,22 +115,13 @@ def compare(server: RunningServer, project: Project) -> int:
     return used
 
 
-@pytest.fixture
-def rollup_server(make_server: Any) -> RunningServer:
-    server: RunningServer = make_server(ingest_rate_limit=0)
-    return server
-
-
 def test_rollup_answers_equal_the_raw_scan_through_every_stage(
-    rollup_server: RunningServer,
+    unlimited_server: RunningServer,
 ) -> None:
-    server = rollup_server
-    created = server.new_project("rollups")
-    project = server.services.meta.get_project(created["id"])
-    assert project is not None
-    store: Any = server.services.events
+    server = unlimited_server
+    project, store, token = summary_project(server, "rollups")
 
-    send(server, created["project_token"], traffic(1, 600))
+    send(server, token, traffic(1, 600))
     assert compare(server, project) > 0  # all in the raw tail: the watermark is at 1970
 
     # the writer counts everything received so far (in the live server: each hour)
@@ -142,12 +133,12 @@ def test_rollup_answers_equal_the_raw_scan_through_every_stage(
     assert used >= len(PERIODS) * 8
 
     # received below the watermark: counted by the commit that stores them
-    send(server, created["project_token"], traffic(2, 300))
+    send(server, token, traffic(2, 300))
     assert compare(server, project) == used
 
 
-def test_http_query_reads_the_rollup_with_the_same_answer(rollup_server: RunningServer) -> None:
-    server = rollup_server
+def test_http_query_reads_the_rollup_with_the_same_answer(unlimited_server: RunningServer) -> None:
+    server = unlimited_server
     created = server.new_project("rollups-http")
     send(server, created["project_token"], traffic(3, 200))
     store: Any = server.services.events

@@ -13,8 +13,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-
 from agentlytics.model.project import Project
 from agentlytics.query import insights, reports, users
 from agentlytics.query.build import build
@@ -23,6 +21,7 @@ from agentlytics.query.model import Filter, QuerySpec
 from agentlytics.query.period import Period
 from agentlytics.storage.duckdb import rollup
 from tests.conftest import RunningServer
+from tests.query.conftest import summary_project
 from tests.query.test_fragments import identify, send, traffic
 from tests.query.test_rollups import PERIODS
 
@@ -76,21 +75,11 @@ def compare(server: RunningServer, project: Project) -> int:
     return used
 
 
-@pytest.fixture
-def users_server(make_server: Any) -> RunningServer:
-    server: RunningServer = make_server(ingest_rate_limit=0)
-    return server
-
-
 def test_user_counts_from_the_summary_equal_the_raw_scan_through_every_stage(
-    users_server: RunningServer,
+    unlimited_server: RunningServer,
 ) -> None:
-    server = users_server
-    created = server.new_project("users")
-    project = server.services.meta.get_project(created["id"])
-    assert project is not None
-    store: Any = server.services.events
-    token = created["project_token"]
+    server = unlimited_server
+    project, store, token = summary_project(server, "users")
 
     send(server, token, traffic(1, 700))
     identify(server, token, "u3", "ada")

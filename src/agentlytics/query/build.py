@@ -336,14 +336,7 @@ def build(scope: Scope, spec: QuerySpec, *, where: str = "") -> str:
         )
     rollup = rollup_cte(scope, spec) if not where else None
     ctes = [rollup or scope.base_cte(sessions=sessions, where=where)]
-    keys = [f"g{i}" for i in range(len(spec.group_by))]
-    # Time buckets are grouped as timestamps and rendered as text once per output row, not
-    # once per event (formatting every event cost more than the aggregation itself).
-    inner = [f"t{i}" if d in _TIME_DIMENSIONS else f"g{i}" for i, d in enumerate(spec.group_by)]
-    dims = [
-        f"{bucket_sql(F, d, spec.interval)} AS {k}"
-        for d, k in zip(spec.group_by, inner, strict=True)
-    ]
+    inner, dims = group_keys(F, spec)
     source = "sb" if sessions else "base"
     if session_level:
         ctes.append(f"keyed AS (SELECT *{''.join(', ' + d for d in dims)} FROM sb)")
@@ -354,6 +347,26 @@ def build(scope: Scope, spec: QuerySpec, *, where: str = "") -> str:
         metric = rollup_metric_sql if rollup else event_metric_sql
         measures = [f"{metric(F, m, spec.count_mode)} AS m{i}" for i, m in enumerate(spec.metrics)]
         body = f"SELECT {', '.join([*dims, *measures])} FROM {source}"
+    return "WITH " + ",\n".join(ctes) + "\n" + grouped(F, spec, inner, body)
+
+
+def group_keys(F: Dialect, spec: QuerySpec) -> tuple[list[str], list[str]]:
+    """The grouping keys of a query's inner select and its key expressions (``<expr> AS
+    <key>``): ``g<i>``, or ``t<i>`` for a time bucket, which is grouped as a timestamp and
+    rendered as text once per output row by :func:`grouped`, not once per event (formatting
+    every event cost more than the aggregation itself)."""
+    inner = [f"t{i}" if d in _TIME_DIMENSIONS else f"g{i}" for i, d in enumerate(spec.group_by)]
+    dims = [
+        f"{bucket_sql(F, d, spec.interval)} AS {k}"
+        for d, k in zip(spec.group_by, inner, strict=True)
+    ]
+    return inner, dims
+
+
+def grouped(F: Dialect, spec: QuerySpec, inner: list[str], body: str) -> str:
+    """``body`` (a select of the ``inner`` keys and the measures ``m<i>``) grouped, ordered
+    and limited to one row past ``spec.limit``, with its time buckets rendered as ``g<i>``."""
+    keys = [f"g{i}" for i in range(len(spec.group_by))]
     if inner:
         body += f" GROUP BY {', '.join(inner)}"
     body += f" ORDER BY {order_clause(spec, inner)} LIMIT {int(spec.limit) + 1}"
@@ -364,7 +377,7 @@ def build(scope: Scope, spec: QuerySpec, *, where: str = "") -> str:
         ]
         outer += [f"m{i}" for i in range(len(spec.metrics))]
         body = f"SELECT {', '.join(outer)} FROM ({body}) AS q ORDER BY {order_clause(spec, keys)}"
-    return "WITH " + ",\n".join(ctes) + "\n" + body
+    return body
 
 
 def _unit(name: str, interval: str) -> str:

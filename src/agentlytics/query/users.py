@@ -24,7 +24,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from agentlytics.model.event import PAGE_VIEW
-from agentlytics.query.build import _TIME_DIMENSIONS, Scope, _unit, bucket_sql, order_clause
+from agentlytics.query.build import _TIME_DIMENSIONS, Scope, group_keys, grouped
 from agentlytics.query.fragments import whole_hours
 from agentlytics.query.model import QuerySpec
 
@@ -150,23 +150,7 @@ def query_sql(scope: Scope, spec: QuerySpec) -> str | None:
     hours = usable(scope)
     if hours is None:
         return None
-    inner = [f"t{i}" if d in _TIME_DIMENSIONS else f"g{i}" for i, d in enumerate(spec.group_by)]
-    keys = [f"g{i}" for i in range(len(spec.group_by))]
-    dims = [
-        f"{bucket_sql(scope.dialect, d, spec.interval)} AS {k}"
-        for d, k in zip(spec.group_by, inner, strict=True)
-    ]
+    inner, dims = group_keys(scope.dialect, spec)
     measures = [f"{metric_sql(m)} AS m{i}" for i, m in enumerate(spec.metrics)]
     body = f"SELECT {', '.join([*dims, *measures])} FROM base"
-    if inner:
-        body += f" GROUP BY {', '.join(inner)}"
-    body += f" ORDER BY {order_clause(spec, inner)} LIMIT {int(spec.limit) + 1}"
-    if inner != keys:
-        F = scope.dialect
-        outer = [
-            F.format_bucket(_unit(d, spec.interval), k) + f" AS g{i}" if k != f"g{i}" else k
-            for i, (d, k) in enumerate(zip(spec.group_by, inner, strict=True))
-        ]
-        outer += [f"m{i}" for i in range(len(spec.metrics))]
-        body = f"SELECT {', '.join(outer)} FROM ({body}) AS q ORDER BY {order_clause(spec, keys)}"
-    return f"WITH {base_cte(scope, hours)}\n{body}"
+    return f"WITH {base_cte(scope, hours)}\n{grouped(scope.dialect, spec, inner, body)}"

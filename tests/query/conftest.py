@@ -1,0 +1,25 @@
+"""What the summary tests (rollups, session fragments, hourly users) share: a server with no
+ingest rate limit, and a project with its store and write key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from agentlytics.model.project import Project
+from tests.conftest import RunningServer
+
+
+@pytest.fixture
+def unlimited_server(make_server: Any) -> RunningServer:
+    server: RunningServer = make_server(ingest_rate_limit=0)
+    return server
+
+
+def summary_project(server: RunningServer, name: str) -> tuple[Project, Any, str]:
+    """A new project of ``server``: the project, the server's event store, the write key."""
+    created = server.new_project(name)
+    project = server.services.meta.get_project(created["id"])
+    assert project is not None
+    return project, server.services.events, created["project_token"]
