@@ -155,6 +155,8 @@ class GroupWriter:
 
     def call(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` in the writer thread (serialized with commits and upkeep); wait for it."""
+        if self.closed:
+            raise RuntimeError("event store is closed")
         done: concurrent.futures.Future[None] = concurrent.futures.Future()
 
         def run() -> None:

@@ -482,8 +482,10 @@ class DuckDBEventStore:
     def _sync(self) -> None:
         """Before a read: have the writer apply what the journal holds, so the read sees
         every acknowledged event."""
-        if (self._pending or self._pending_bots) and threading.current_thread() is not (
-            self._writer.thread
+        if (
+            (self._pending or self._pending_bots)
+            and not self._writer.closed  # closing applied them, or they wait for next start
+            and threading.current_thread() is not self._writer.thread
         ):
             self._writer.call(self._apply_pending)
 
