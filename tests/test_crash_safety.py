@@ -44,6 +44,12 @@ def start(data_dir: Path, port: int, **settings: str) -> subprocess.Popen[bytes]
     raise AssertionError("server did not start")
 
 
+def new_project(base: str, name: str) -> dict[str, str]:
+    r = httpx.post(base + "/projects", json={"name": name}, headers={"X-API-Key": OWNER_KEY})
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
 def usage(port: int, project_id: str) -> int:
     r = httpx.get(
         f"http://127.0.0.1:{port}/projects/{project_id}", headers={"X-API-Key": OWNER_KEY}
@@ -56,9 +62,7 @@ def test_every_acknowledged_event_survives_sigkill_exactly_once(tmp_path: Path) 
     proc = start(tmp_path, port)
     base = f"http://127.0.0.1:{port}"
     try:
-        p = httpx.post(
-            base + "/projects", json={"name": "crash"}, headers={"X-API-Key": OWNER_KEY}
-        ).json()
+        p = new_project(base, "crash")
         ids = [uuid.uuid4().hex for _ in range(400)]
 
         def send(chunk: list[str]) -> int:
@@ -95,9 +99,7 @@ def test_sigterm_commits_and_exits_cleanly(tmp_path: Path) -> None:
     port = free_port()
     proc = start(tmp_path, port)
     base = f"http://127.0.0.1:{port}"
-    p = httpx.post(
-        base + "/projects", json={"name": "term"}, headers={"X-API-Key": OWNER_KEY}
-    ).json()
+    p = new_project(base, "term")
     for _ in range(20):
         httpx.post(base + "/track", json={"token": p["project_token"], "event": "e"})
     proc.send_signal(signal.SIGTERM)
@@ -123,9 +125,7 @@ def test_events_still_in_the_journal_survive_sigkill_and_a_torn_frame(tmp_path: 
     proc = start(tmp_path, port, AGENTLYTICS_JOURNAL_APPLY_MS="600000")
     base = f"http://127.0.0.1:{port}"
     try:
-        p = httpx.post(
-            base + "/projects", json={"name": "journal"}, headers={"X-API-Key": OWNER_KEY}
-        ).json()
+        p = new_project(base, "journal")
         token = p["project_token"]
         batches = [[{"event": "b", "id": f"b{i}-{j}"} for i in range(75)] for j in range(2)]
         for batch in batches:
@@ -160,9 +160,7 @@ def test_a_read_right_after_the_acknowledgement_sees_the_event(tmp_path: Path) -
     proc = start(tmp_path, port, AGENTLYTICS_JOURNAL_APPLY_MS="600000")
     base = f"http://127.0.0.1:{port}"
     try:
-        p = httpx.post(
-            base + "/projects", json={"name": "read"}, headers={"X-API-Key": OWNER_KEY}
-        ).json()
+        p = new_project(base, "read")
         for n in range(1, 4):
             r = httpx.post(base + "/track", json={"token": p["project_token"], "event": "e"})
             assert r.status_code == 202
