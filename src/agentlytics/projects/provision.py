@@ -164,8 +164,11 @@ class Provisioner:
             found = self.meta.find_project(deployment_slug=slug)
             if found is not None:
                 return found
-            stale = held is not None and time.time() - float(held.split(":")[0]) > _SLUG_TAKEOVER_S
-            if stale and self.meta.compare_and_set_state(key, held or "", mine):
+            if (
+                held is not None
+                and time.time() - float(held.split(":")[0]) > _SLUG_TAKEOVER_S
+                and self.meta.compare_and_set_state(key, held, mine)
+            ):
                 return None
             if time.monotonic() > deadline:
                 raise ProvisionBusy(

@@ -63,7 +63,6 @@ class QueryEngine:
             identities=self.has_identities(project.id),
             rollup_dims=getattr(self.store, "rollup_dims", None) if self.rollups else None,
             session_fragments=self.rollups and getattr(self.store, "session_fragments", False),
-            # the DuckDB store keeps all its summaries or none (``rollups``), hence one flag
             user_hours=self.rollups and getattr(self.store, "user_hours", False),
         )
 

@@ -104,10 +104,6 @@ class Journal:
         self.end = start + len(frame)
         return self.end
 
-    @property
-    def size(self) -> int:
-        return self.end
-
     def reset(self, generation: int) -> None:
         """Empty the journal and start ``generation`` (only once every frame is applied)."""
         os.ftruncate(self._fd, 0)

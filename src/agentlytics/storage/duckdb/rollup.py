@@ -184,6 +184,22 @@ def rows_for(events: Sequence[Event]) -> list[tuple[Any, ...]]:
     return [(*key, n, failures) for key, (n, failures) in counts.items()]
 
 
+#: every summary table and the column holding its rows' time (retention deletes by it)
+SUMMARIES: tuple[tuple[str, str], ...] = (
+    (STATE, "hour"),
+    (SESSIONS, "hour"),
+    (activity.TABLE, "day"),
+    (users.TABLE, "hour"),
+)
+
+
+def expire(con: duckdb.DuckDBPyConnection, cutoff: datetime) -> None:
+    """Inside the transaction that deletes the events before ``cutoff`` (a UTC midnight):
+    every summary's rows for that time, so that no report mixes kept and deleted days."""
+    for table, column in SUMMARIES:
+        con.execute(f"DELETE FROM {table} WHERE {column} < ?", [cutoff])
+
+
 def count_late(
     con: duckdb.DuckDBPyConnection,
     append: Callable[[str, Sequence[Sequence[Any]]], None],

@@ -52,14 +52,7 @@ APPLY_ROWS = 20_000
 #: from this many rows on, an apply inserts them as an Arrow table (``_insert_arrow``)
 ARROW_ROWS = 256
 #: what retention deletes from: table, the column holding each row's time
-EXPIRING = (
-    ("events", "timestamp"),
-    ("bot_hits", "timestamp"),
-    ("rollup_hourly", "hour"),
-    ("session_hourly", "hour"),
-    ("activity_daily", "day"),
-    ("user_hourly", "hour"),
-)
+EXPIRING = (("events", "timestamp"), ("bot_hits", "timestamp"), *rollup.SUMMARIES)
 _EXPIRE_EVERY_S = 3600.0
 #: once applied, a journal larger than this starts a new generation (an empty file)
 ROTATE_BYTES = 64 << 20
@@ -264,7 +257,7 @@ class DuckDBEventStore:
             self._pending_since = time.monotonic()
             return
         self._pending, self._pending_bots = [], []
-        if journal.size > ROTATE_BYTES:
+        if journal.end > ROTATE_BYTES:
             self._rotate()
 
     def _rotate(self) -> None:
@@ -327,10 +320,11 @@ class DuckDBEventStore:
         con = self._con
         con.execute("BEGIN")
         try:
-            deleted = 0
-            for table, column in EXPIRING:
-                [(n,)] = con.execute(f"DELETE FROM {table} WHERE {column} < ?", [cutoff]).fetchall()
-                deleted += n if table == "events" else 0
+            [(deleted,)] = con.execute(
+                "DELETE FROM events WHERE timestamp < ?", [cutoff]
+            ).fetchall()
+            con.execute("DELETE FROM bot_hits WHERE timestamp < ?", [cutoff])
+            rollup.expire(con, cutoff)
             con.execute("COMMIT")
         except Exception:
             with contextlib.suppress(duckdb.Error):
@@ -360,11 +354,11 @@ class DuckDBEventStore:
     ) -> None:
         """Commit one group in one transaction; ``applied``: the journal offset it reaches.
 
-        Rows go in through DuckDB appenders: converting a group of Python rows is one call
-        that keeps the GIL, and the flush is one statement that releases it. An Arrow scan
-        instead calls back into Python (and so waits for the GIL) several times per insert,
-        which under a busy event loop made each commit several times longer. The common
-        case, events only, is a single autocommit flush.
+        With the journal, this is an apply: thousands of events at once, inserted as one
+        Arrow table (``_insert_arrow``). Without it (``journal=False``, in-memory), each group
+        commits here before its ack: small groups go in through DuckDB appenders, whose
+        conversion is one call and whose flush is one statement, and events alone in one
+        autocommit flush.
         """
         fresh, bots = self._retained(fresh, bots)
         if not (fresh or bots or identities or applied is not None):
