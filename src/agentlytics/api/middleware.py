@@ -39,10 +39,9 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await self._reject(send)
-                return
+        if declares_too_much(scope, self.max_bytes):
+            await self._reject(send)
+            return
         seen = 0
         started = False
 
@@ -69,6 +68,14 @@ class BodyLimitMiddleware:
 
     async def _reject(self, send: Send) -> None:
         await send_too_large(send, self.max_bytes)
+
+
+def declares_too_much(scope: Scope, max_bytes: int) -> bool:
+    """Whether the request's Content-Length says its body is over ``max_bytes``."""
+    return any(
+        name == b"content-length" and value.isdigit() and int(value) > max_bytes
+        for name, value in scope["headers"]
+    )
 
 
 async def send_too_large(send: Send, max_bytes: int) -> None:
@@ -173,10 +180,9 @@ class IngestFastPath:
         if endpoint is None or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await send_too_large(send, self.max_bytes)
-                return
+        if declares_too_much(scope, self.max_bytes):
+            await send_too_large(send, self.max_bytes)
+            return
         chunks: list[bytes] = []
         size = 0
         more = True
