@@ -30,7 +30,7 @@ from agentlytics.query.dialect import DIALECTS
 from agentlytics.query.engine import QueryEngine
 from agentlytics.query.model import Filter, QuerySpec
 from agentlytics.query.period import Period, parse_period
-from agentlytics.query.reports import activity_sql
+from agentlytics.query.reports import activity_sql, event_names_sql
 from agentlytics.storage import registry
 from agentlytics.storage.ports import EventStore
 from tests.storage import backends
@@ -144,6 +144,7 @@ CASES = [
         users=True,
     ),
     Case("users_heatmap", insights.heatmap_sql, period=UTC_WEEK, users=True),
+    Case("users_event_names", event_names_sql, users=True),
     Case(
         "properties_breakdown",
         lambda s: properties.breakdown_sql(s, "plan", 1000) or "",
