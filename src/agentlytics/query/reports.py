@@ -181,13 +181,12 @@ def event_names_sql(scope: Scope) -> str:
         reduced, user = scope.reduced_base(
             [("name", "name")], "min(timestamp) AS lo, max(timestamp) AS hi"
         )
-        sql = (
+        return (
             f"WITH {reduced}\n"
             f"SELECT name, sum(n) AS n, {F.count_distinct(user)} AS users, "
             f"{F.epoch_ms('min(lo)')} AS first_seen, {F.epoch_ms('max(hi)')} AS last_seen\n"
             "FROM k GROUP BY name ORDER BY n DESC, name"
         )
-        return sql
     # events and users from the hourly users (``query/users.py``); the times, which no
     # summary holds, from the events' two cheapest columns (~70 ms for 30 days at 10M)
     p, period = scope.param, scope.period
