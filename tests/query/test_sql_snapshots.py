@@ -24,13 +24,13 @@ import pytest
 
 from agentlytics.model.event import BotHit, Event, Identity
 from agentlytics.model.project import Project
-from agentlytics.query import bots, fragments, insights, sessions, users
+from agentlytics.query import bots, fragments, insights, properties, sessions, users
 from agentlytics.query.build import Scope, build
 from agentlytics.query.dialect import DIALECTS
 from agentlytics.query.engine import QueryEngine
 from agentlytics.query.model import Filter, QuerySpec
 from agentlytics.query.period import Period, parse_period
-from agentlytics.query.reports import activity_sql
+from agentlytics.query.reports import activity_sql, event_names_sql
 from agentlytics.storage import registry
 from agentlytics.storage.ports import EventStore
 from tests.storage import backends
@@ -55,10 +55,13 @@ class Case:
     fragments: bool = False
     #: reads of the hourly users only DuckDB keeps (pinned for DuckDB alone, likewise)
     users: bool = False
+    #: reads of the property summaries only DuckDB keeps, ``plan`` materialized (likewise)
+    properties: bool = False
 
     @property
     def dialects(self) -> tuple[str, ...]:
-        return ("duckdb",) if self.fragments or self.users else tuple(DIALECT_NAMES)
+        only_duckdb = self.fragments or self.users or self.properties
+        return ("duckdb",) if only_duckdb else tuple(DIALECT_NAMES)
 
 
 def spec(**kw: Any) -> Callable[[Scope], str]:
@@ -141,6 +144,14 @@ CASES = [
         users=True,
     ),
     Case("users_heatmap", insights.heatmap_sql, period=UTC_WEEK, users=True),
+    Case("users_event_names", event_names_sql, users=True),
+    Case(
+        "properties_breakdown",
+        lambda s: properties.breakdown_sql(s, "plan", 1000) or "",
+        filters=[Filter("event", "eq", "purchase")],
+        properties=True,
+    ),
+    Case("properties_keys", lambda s: properties.keys_sql(s) or "", properties=True),
     Case("bots_actors", bots.actors_sql),
     Case("bots_series", bots.series_sql),
 ]
@@ -159,6 +170,8 @@ def render(case: Case, dialect: str) -> tuple[str, list[Any]]:
         list(case.filters),
         session_fragments=case.fragments,
         user_hours=case.users,
+        property_summaries=case.properties,
+        materialized=frozenset({"plan"} if case.properties else ()),
     )
     sql = case.render(scope)
     return sql, scope.params

@@ -21,6 +21,7 @@ def _event(i: int, at: datetime) -> Event:
         anonymous_id=f"u{i % 3}",
         session_id=f"s{i % 4}",
         path=f"/p{i % 2}",
+        properties='{"plan": "pro"}',
     )
 
 
@@ -42,6 +43,8 @@ def test_a_restart_with_a_retention_deletes_the_same_days_everywhere(tmp_path: P
     store = DuckDBEventStore(path)
     try:
         store.append_table(events_table(events))
+        store.materialize("p1", "plan")  # so that its values are kept, then expire too
+        store._call(store._materialize_wanted)
         bots = [
             BotHit(project_id="p1", timestamp=e.timestamp, category="ai_agent", actor="x", name="n")
             for e in events[::5]

@@ -53,6 +53,10 @@ class Scope:
     session_fragments: bool = False
     #: the store keeps events per hour, event and hashed user (``query/users.py``)
     user_hours: bool = False
+    #: the store keeps property keys per hour, and values of the project's ``materialized``
+    #: keys (``query/properties.py``)
+    property_summaries: bool = False
+    materialized: frozenset[str] = frozenset()
 
     def param(self, value: Any) -> str:
         self.params.append(value)

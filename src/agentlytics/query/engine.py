@@ -64,7 +64,20 @@ class QueryEngine:
             rollup_dims=getattr(self.store, "rollup_dims", None) if self.rollups else None,
             session_fragments=self.rollups and getattr(self.store, "session_fragments", False),
             user_hours=self.rollups and getattr(self.store, "user_hours", False),
+            property_summaries=self.rollups and getattr(self.store, "property_summaries", False),
+            materialized=self.materialized(project.id),
         )
+
+    def materialized(self, project_id: str) -> frozenset[str]:
+        """The project's property keys whose values the store keeps (none without rollups)."""
+        keys: dict[str, frozenset[str]] = getattr(self.store, "materialized", {})
+        return keys.get(project_id, frozenset()) if self.rollups else frozenset()
+
+    def materialize(self, project_id: str, key: str) -> None:
+        """Ask the store to keep a (checked) property key's values, where it can."""
+        ask = getattr(self.store, "materialize", None)
+        if self.rollups and ask is not None:
+            ask(project_id, key)
 
     def has_identities(self, project_id: str) -> bool:
         """Whether queries must resolve users through the identity map of this project.

@@ -15,8 +15,9 @@ answers equal the scan's (``tests/query/test_users.py``) up to 64-bit hash colli
 
 Served from it: ``/stats``' totals, series and per-event counts (``reduced``), ``/query`` for
 event counts, page views and unique users by time and event (``query_sql``, hence
-``/insights``), and ``/heatmap``. Zones whose offset is not whole hours (or changes off the
-hour), filters other than on the event name, and other engines read the events instead.
+``/insights``), ``/heatmap``, and ``/properties``' events and users per event name. Zones
+whose offset is not whole hours (or changes off the hour), filters other than on the event
+name, and other engines read the events instead.
 """
 
 from __future__ import annotations

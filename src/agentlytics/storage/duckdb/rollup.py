@@ -16,7 +16,8 @@ failed MCP calls, for exactly the events whose ``received_at`` is before the wat
 
 Distinct users are not here: they do not add up across hours. ``user_hourly``
 (``users.py``) keeps the events per hour, event and hashed user instead, behind its own
-watermark, filled in the same four places as the other summaries.
+watermark, filled in the same four places as the other summaries; so are the property keys
+per hour and the materialized keys' values (``properties.py``).
 
 ``session_hourly`` holds session fragments behind a watermark of its own (``SESSIONS``, equal
 to the rollup's once caught up): per project x UTC hour x ``session_id`` x raw user id
@@ -33,12 +34,13 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import duckdb
 
 from agentlytics.model.event import MCP_CALL, PAGE_VIEW, PASSIVE_EVENTS, Event
-from agentlytics.storage.duckdb import activity, users
+from agentlytics.storage.duckdb import activity, properties, users
 
 #: the events columns counted one by one (their values are the rollup's ``value``)
 DIMENSIONS: tuple[str, ...] = (
@@ -190,6 +192,8 @@ SUMMARIES: tuple[tuple[str, str], ...] = (
     (SESSIONS, "hour"),
     (activity.TABLE, "day"),
     (users.TABLE, "hour"),
+    (properties.KEYS, "hour"),
+    (properties.VALUES, "hour"),
 )
 
 
@@ -211,6 +215,7 @@ def count_late(
     append(STATE, rows_for(late))
     append(activity.TABLE, activity.rows_for(late))
     users.count_late(con, late)
+    properties.count_late(con, late)
     frags = session_rows_for(late)
     append(SESSIONS, frags)
     finish_appended(con, frags)
@@ -224,6 +229,7 @@ def count_bulk(con: duckdb.DuckDBPyConnection, source: str, mark: datetime) -> N
     con.execute(session_sql(source, where), [mark])
     activity.bulk(con, source, mark)
     users.bulk(con, source, mark)
+    properties.bulk(con, source, mark)
     sids = f"SELECT DISTINCT session_id AS sid FROM {source} WHERE received_at < ?"
     mark_split(con, sids, [mark])
 
@@ -238,10 +244,10 @@ def watermark(con: duckdb.DuckDBPyConnection, name: str = STATE) -> datetime:
 
 
 def catch_up_summaries(con: duckdb.DuckDBPyConnection, until: datetime) -> None:
-    """Build the session fragments, the user activity and the hourly users of every event
-    received before ``until`` (the rollup's watermark) that they lack: at start-up, for
-    events stored before a summary existed (or, for the hashed ones, before the engine's
-    hash changed)."""
+    """Build the session fragments, the user activity, the hourly users and the property
+    summaries of every event received before ``until`` (the rollup's watermark) that they
+    lack: at start-up, for events stored before a summary existed (or, for the hashed ones,
+    before the engine's hash changed)."""
     if hash_changed(con):
         log.warning("session ids hash differently now: rebuilding the session fragments")
         con.execute("DELETE FROM session_hourly")
@@ -263,6 +269,9 @@ def catch_up_summaries(con: duckdb.DuckDBPyConnection, until: datetime) -> None:
     _catch_up(con, SESSIONS, "session fragments", sessions, until)
     _catch_up(con, activity.STATE, "user activity", days, until)
     _catch_up(con, users.STATE, "hourly users", hours, until)
+    _catch_up(
+        con, properties.STATE, "property keys", partial(properties.build, con, "events"), until
+    )
 
 
 def _catch_up(
@@ -332,6 +341,7 @@ def advance(con: duckdb.DuckDBPyConnection, until: datetime, current: datetime) 
         )
         activity.advance(con, current, high)
         users.advance(con, current, high)
+        properties.advance(con, current, high)
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")

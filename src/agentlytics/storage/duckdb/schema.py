@@ -121,6 +121,33 @@ MIGRATIONS: list[str] = [
     CREATE TABLE journal_state (generation BIGINT NOT NULL, applied BIGINT NOT NULL);
     INSERT INTO journal_state VALUES (0, 0);
     """,
+    # 7: property keys per UTC hour x event name, and the values of the keys materialized
+    #    per project (storage/duckdb/properties.py), behind their own watermark; raw user
+    #    ids as in activity_daily
+    """
+    CREATE TABLE property_hourly (
+        project_id VARCHAR NOT NULL,
+        hour TIMESTAMP NOT NULL,
+        name VARCHAR NOT NULL,
+        key VARCHAR NOT NULL,
+        events BIGINT NOT NULL
+    );
+    CREATE TABLE property_values (
+        project_id VARCHAR NOT NULL,
+        hour TIMESTAMP NOT NULL,
+        name VARCHAR NOT NULL,
+        key VARCHAR NOT NULL,
+        value VARCHAR NOT NULL,
+        uid VARCHAR,
+        events BIGINT NOT NULL
+    );
+    CREATE TABLE property_materialized (
+        project_id VARCHAR NOT NULL,
+        key VARCHAR NOT NULL,
+        PRIMARY KEY (project_id, key)
+    );
+    INSERT INTO rollup_state VALUES ('property_hourly', TIMESTAMP '1970-01-01 00:00:00');
+    """,
 ]
 
 

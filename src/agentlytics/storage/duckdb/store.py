@@ -37,7 +37,7 @@ from msgspec.structs import astuple
 
 from agentlytics.model.event import EVENT_COLUMNS, BotHit, Event, Identity
 from agentlytics.storage.dedupe import RecentIds, id_key
-from agentlytics.storage.duckdb import rollup
+from agentlytics.storage.duckdb import properties, rollup
 from agentlytics.storage.duckdb.schema import migrate
 from agentlytics.storage.journal import HEADER_SIZE, Journal
 from agentlytics.storage.ports import Rows
@@ -122,6 +122,12 @@ class DuckDBEventStore:
         self.activity_days = rollups
         #: whether user counts may read the hourly users (``users.py``)
         self.user_hours = rollups
+        #: whether property reads may read the property summaries (``properties.py``), and
+        #: the keys whose values they keep, per project (replaced, never changed in place)
+        self.property_summaries = rollups
+        self.materialized = properties.materialized(self._con) if rollups else {}
+        #: (project id, key) pairs asked to be materialized, for the writer's upkeep
+        self._wanted: set[tuple[str, str]] = set()
         self._rollups = rollups
         self._watermark = rollup.watermark(self._con)
         if rollups:  # fragments of events counted before they existed (a one-time build)
@@ -162,7 +168,7 @@ class DuckDBEventStore:
 
     def _idle_wait(self) -> float:
         """How long the writer may wait for work before its upkeep is due."""
-        wait = 0.01 if self._behind else _MAINTAIN_EVERY_S
+        wait = 0.01 if self._behind or self._wanted else _MAINTAIN_EVERY_S
         if self._pending or self._pending_bots:
             wait = min(wait, max(0.0, self._pending_since + self._apply_s - time.monotonic()))
         return wait
@@ -187,6 +193,24 @@ class DuckDBEventStore:
         except Exception:
             self._behind = False
             log.exception("rollup upkeep failed; the rollup stays at %s", self._watermark)
+        self._materialize_wanted()
+
+    def materialize(self, project_id: str, key: str) -> None:
+        """Ask for the values of a (checked) property key to be kept from now on
+        (``properties.py``): the writer does it in its upkeep, without delaying this call."""
+        if self._rollups and key not in self.materialized.get(project_id, ()):
+            self._wanted.add((project_id, key))
+
+    def _materialize_wanted(self) -> None:
+        """Materialize the keys asked for (writer thread; a failure is logged)."""
+        while self._wanted:
+            project_id, key = self._wanted.pop()
+            keys = self.materialized.get(project_id, frozenset())
+            try:
+                if key not in keys and properties.materialize(self._con, project_id, key):
+                    self.materialized = {**self.materialized, project_id: keys | {key}}
+            except Exception:
+                log.exception("materializing property %r of %s failed", key, project_id)
 
     def advance_rollup(self, until: datetime) -> datetime:
         """Count every event received before ``until`` (naive UTC) into the rollup now

@@ -1,0 +1,151 @@
+"""Property keys, and breakdowns by a materialized property key, read from the store's
+property summaries instead of every event's JSON (DuckDB).
+
+The embedded store keeps ``property_hourly`` (keys per UTC hour and event name) and
+``property_values`` (the values of a project's materialized keys per hour, event name and
+raw user), behind one watermark (``storage/duckdb/properties.py``). A period's answer is
+
+* the stored rows of the whole UTC hours inside it (events received before the watermark),
+* plus the events of those hours received since, and of the partial hours at the edges,
+  their JSON read as the summaries read it,
+
+so the JSON column is read only for those few hours. No local time is involved (neither
+answer has a time bucket), so every zone is served. Same answers as the scan
+(``tests/query/test_properties.py``); None (scan instead) for filters other than on the
+event name, a key that is not materialized, and other engines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from agentlytics.query.build import Scope
+
+_WATERMARK = "(SELECT watermark FROM rollup_state WHERE name = 'property_hourly')"
+_RAW_USER = "coalesce(e.user_id, e.anonymous_id)"
+
+
+def _hours(scope: Scope) -> tuple[datetime, datetime]:
+    """The whole UTC hours inside the period, [first, last); empty (first = last) when the
+    period holds none."""
+    start, end = scope.period.start_param, scope.period.end_param
+    first = start.replace(minute=0, second=0, microsecond=0)
+    first += timedelta(hours=1) if first < start else timedelta(0)
+    last = end.replace(minute=0, second=0, microsecond=0)
+    return (first, last) if first < last else (start, start)
+
+
+def _name_filters(scope: Scope, col: str) -> list[str]:
+    out = []
+    for f in scope.filters:
+        if f.op == "eq":
+            out.append(f"{col} = {scope.param(f.value)}")
+        else:
+            out.append(f"({col} IS NULL OR {col} <> {scope.param(f.value)})")
+    return out
+
+
+def _usable(scope: Scope) -> bool:
+    if not scope.property_summaries:
+        return False
+    return all(
+        f.field == "event" and f.op in ("eq", "neq") and isinstance(f.value, str)
+        for f in scope.filters
+    )
+
+
+def _union(
+    scope: Scope, stored: Callable[[datetime, datetime], str], events: str, where: str = ""
+) -> str:
+    """``stored(first, last)`` (the summary's rows of the whole hours) and the same shape
+    from the events not in it: ``events`` is the SELECT list over ``events e`` (and
+    ``where`` one more condition on them), given rows of the period's edges and those
+    received since the watermark (three scans, so that each is pruned by the timestamp zone
+    maps)."""
+    p = scope.param
+    first, last = _hours(scope)
+    start, end = scope.period.start_param, scope.period.end_param
+
+    def raw(low: datetime, high: datetime, more: str = "") -> str:
+        conds = " AND ".join(
+            [
+                f"e.project_id = {p(scope.project_id)}",
+                f"e.timestamp >= {p(low)}",
+                f"e.timestamp < {p(high)}",
+                *_name_filters(scope, "e.name"),
+                *([where] if where else []),
+            ]
+        )
+        return f"  SELECT {events} FROM events e WHERE {conds}{more}\n"
+
+    return (
+        f"  {stored(first, last)}\n"
+        f"  UNION ALL\n{raw(start, first)}"
+        f"  UNION ALL\n{raw(last, end)}"
+        f"  UNION ALL\n{raw(first, last, f' AND e.received_at >= {_WATERMARK}')}"
+    )
+
+
+def keys_sql(scope: Scope) -> str | None:
+    """(name, key): every top-level property key of the period's events, per event name;
+    None when the summary cannot answer."""
+    if not _usable(scope):
+        return None
+    p = scope.param
+
+    def stored(first: datetime, last: datetime) -> str:
+        conds = " AND ".join(
+            [
+                f"r.project_id = {p(scope.project_id)}",
+                f"r.hour >= {p(first)}",
+                f"r.hour < {p(last)}",
+                *_name_filters(scope, "r.name"),
+            ]
+        )
+        return f"SELECT r.name, r.key FROM property_hourly r WHERE {conds}"
+
+    rows = _union(scope, stored, "e.name, unnest(try(json_keys(e.properties))) AS key")
+    return f"SELECT DISTINCT name, key FROM (\n{rows}) AS k ORDER BY name, key"
+
+
+def breakdown_sql(scope: Scope, key: str, limit: int) -> str | None:
+    """Rows (g0: the value of the checked property ``key``, m0: events, m1: distinct
+    resolved users) as ``build.build`` answers a breakdown by it, without the events that
+    lack a value, the most events first, at most ``limit`` + 1; None when the summary cannot
+    answer (the key is not materialized, other filters)."""
+    if not _usable(scope) or key not in scope.materialized:
+        return None
+    F, p = scope.dialect, scope.param
+
+    def stored(first: datetime, last: datetime) -> str:
+        conds = " AND ".join(
+            [
+                f"r.project_id = {p(scope.project_id)}",
+                f"r.key = {p(key)}",
+                f"r.hour >= {p(first)}",
+                f"r.hour < {p(last)}",
+                *_name_filters(scope, "r.name"),
+            ]
+        )
+        return f"SELECT r.value AS g, r.uid, r.events AS n FROM property_values r WHERE {conds}"
+
+    assert F.may_have_key is not None  # the JSON that cannot hold the key is not parsed
+    rows = _union(
+        scope,
+        stored,
+        f"{F.prop('e.properties', key)} AS g, {_RAW_USER} AS uid, 1 AS n",
+        F.may_have_key("e.properties", key),
+    )
+    user, join = "v.uid", ""
+    if scope.identities:
+        user = "coalesce(i.user_id, v.uid)"
+        join = (
+            f" LEFT JOIN {F.identities} i\n"
+            f"  ON i.project_id = {p(scope.project_id)} AND i.previous_id = v.uid"
+        )
+    return (
+        f"WITH v AS (\n{rows})\n"
+        f"SELECT g AS g0, sum(n) AS m0, {F.count_distinct(user)} AS m1 FROM v{join}\n"
+        f"WHERE g IS NOT NULL GROUP BY g0 ORDER BY m0 DESC, g0 LIMIT {int(limit) + 1}"
+    )

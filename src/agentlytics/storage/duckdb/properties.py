@@ -1,0 +1,160 @@
+"""Property keys per hour, and the values of a few materialized keys, kept current by the
+DuckDB writer, for ``/properties``, ``/properties/received`` and ``/breakdown`` by a key of
+the JSON ``properties``.
+
+Reading ``properties`` is what costs: a statement that touches the column decompresses all
+of it over its period (~100 ms for 7 days at 10M events, however few rows a filter keeps),
+and testing or parsing it costs several times more. So two summaries hold what those reads
+need, both for exactly the events whose ``received_at`` is before one watermark
+(``rollup_state`` row ``property_hourly``); rows are deltas, readers sum them:
+
+* ``property_hourly``: per project x UTC hour (of the event's ``timestamp``) x event name x
+  top-level key, the number of events having the key. Which keys exist, per event name.
+* ``property_values``: for the keys listed in ``property_materialized`` (per project), per
+  project x hour x event name x key x value (``json_extract_string``, as readers extract it;
+  events whose value is NULL are left out) x raw user (``coalesce(user_id, anonymous_id)``,
+  resolved through the identity map when read): the number of events. A breakdown by a
+  materialized key reads these rows instead of every event's JSON.
+
+A key is materialized the first time a breakdown asks for it (``materialize``, at most
+``MAX_MATERIALIZED`` per project): its rows for every event already counted are written in
+the transaction that lists it, so from then on the writer counts it like the rest. Both
+tables are filled in the four places of the other summaries (``rollup.py``): the step that
+moves the watermark, the commit of late events, a bulk load's transaction, and the catch-up
+at start-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import duckdb
+
+from agentlytics.model.event import Event
+
+KEYS = "property_hourly"
+VALUES = "property_values"
+MATERIALIZED = "property_materialized"
+#: the watermark of both tables, in ``rollup_state``
+STATE = KEYS
+#: materialized keys per project: each costs a table row per (hour, event, value, user)
+MAX_MATERIALIZED = 8
+_EPOCH = datetime(1970, 1, 1)
+#: a key's JSON path, as ``Dialect.prop`` spells it for a literal key
+_PATH = "'$.\"' || m.key || '\"'"
+
+
+def keys_sql(source: str, where: str) -> str:
+    """``INSERT`` the keys of the rows of ``source`` matching ``where`` (text that is not a
+    JSON object has none)."""
+    return (
+        f"INSERT INTO {KEYS}\n"
+        "SELECT project_id, date_trunc('hour', timestamp) AS hour, name, key, count(*)\n"
+        "FROM (SELECT project_id, timestamp, name, "
+        "unnest(try(json_keys(properties))) AS key\n"
+        f"  FROM {source} WHERE {where})\n"
+        "GROUP BY project_id, hour, name, key"
+    )
+
+
+def values_sql(source: str, where: str, keys: str = MATERIALIZED) -> str:
+    """``INSERT`` the values of the materialized keys (``keys``: a relation of
+    (project_id, key)) in the rows of ``source`` matching ``where``; only the JSON that may
+    hold a key is parsed (``Dialect.may_have_key``)."""
+    return (
+        f"INSERT INTO {VALUES}\n"
+        "SELECT e.project_id, date_trunc('hour', e.timestamp) AS hour, e.name, m.key, "
+        f"json_extract_string(e.properties, {_PATH}) AS value, "
+        "coalesce(e.user_id, e.anonymous_id) AS uid, count(*)\n"
+        f"FROM {source} e JOIN {keys} m ON m.project_id = e.project_id\n"
+        f"WHERE {where} AND contains(e.properties, '\"' || m.key || '\"')\n"
+        "GROUP BY ALL HAVING value IS NOT NULL"
+    )
+
+
+def build(con: duckdb.DuckDBPyConnection, source: str, where: str, params: list[Any]) -> None:
+    """Both tables' rows for the rows of ``source`` matching ``where``."""
+    con.execute(keys_sql(source, where), params)
+    con.execute(values_sql(source, where), params)
+
+
+def advance(con: duckdb.DuckDBPyConnection, low: datetime, high: datetime) -> None:
+    """Inside the rollup's transaction that moves its watermark from ``low`` to ``high``:
+    the rows of the events received in between, and the same watermark."""
+    build(con, "events", "received_at >= ? AND received_at < ?", [low, high])
+    con.execute("UPDATE rollup_state SET watermark = ? WHERE name = ?", [high, STATE])
+
+
+def bulk(con: duckdb.DuckDBPyConnection, source: str, mark: datetime) -> None:
+    """Inside a bulk load's transaction: the rows of the loaded events received before the
+    watermark ``mark``."""
+    build(con, source, "received_at < ?", [mark])
+
+
+def count_late(con: duckdb.DuckDBPyConnection, events: Sequence[Event]) -> None:
+    """Inside the commit that stores ``events`` (received before the watermark): their rows,
+    by the same statements over the events passed as lists (so that keys and values are
+    extracted by the engine exactly as for the others)."""
+    if not events:
+        return
+    columns: list[list[Any]] = [
+        [e.project_id for e in events],
+        [_EPOCH + timedelta(milliseconds=e.timestamp) for e in events],
+        [e.name for e in events],
+        [e.user_id for e in events],
+        [e.anonymous_id for e in events],
+        [e.properties for e in events],
+    ]
+    source = (
+        "(SELECT unnest(?::VARCHAR[]) AS project_id, unnest(?::TIMESTAMP[]) AS timestamp, "
+        "unnest(?::VARCHAR[]) AS name, unnest(?::VARCHAR[]) AS user_id, "
+        "unnest(?::VARCHAR[]) AS anonymous_id, unnest(?::VARCHAR[]) AS properties)"
+    )
+    build(con, source, "true", columns)
+
+
+def materialized(con: duckdb.DuckDBPyConnection) -> dict[str, frozenset[str]]:
+    """The materialized keys, per project."""
+    found: dict[str, set[str]] = {}
+    for project_id, key in con.execute(f"SELECT project_id, key FROM {MATERIALIZED}").fetchall():
+        found.setdefault(project_id, set()).add(key)
+    return {p: frozenset(keys) for p, keys in found.items()}
+
+
+#: the project's events counted so far of the event names that have had the key (the
+#: summary of keys covers the same events): only their JSON is tested for the key
+_COUNTED = (
+    f"e.project_id = ? AND e.name IN (SELECT DISTINCT name FROM {KEYS} "
+    "WHERE project_id = ? AND key = ?) AND e.received_at < ?"
+)
+
+
+def materialize(con: duckdb.DuckDBPyConnection, project_id: str, key: str) -> bool:
+    """List ``key`` (a checked property key) as materialized for the project, with the rows
+    of every event counted so far, in one transaction (in the writer: it waits meanwhile,
+    ~1-7 s for 10M events); False when the project has its ``MAX_MATERIALIZED`` keys
+    already."""
+    [(count,)] = con.execute(
+        f"SELECT count(*) FROM {MATERIALIZED} WHERE project_id = ?", [project_id]
+    ).fetchall()
+    if count >= MAX_MATERIALIZED:
+        return False
+    con.execute("BEGIN")
+    try:
+        con.execute(f"INSERT INTO {MATERIALIZED} VALUES (?, ?)", [project_id, key])
+        con.execute(
+            values_sql("events", _COUNTED, "(SELECT ? AS project_id, ? AS key)"),
+            [project_id, key, project_id, project_id, key, _watermark(con)],
+        )
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return True
+
+
+def _watermark(con: duckdb.DuckDBPyConnection) -> datetime:
+    [(mark,)] = con.execute("SELECT watermark FROM rollup_state WHERE name = ?", [STATE]).fetchall()
+    return mark  # type: ignore[no-any-return]
