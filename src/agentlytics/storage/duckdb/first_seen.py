@@ -7,9 +7,9 @@ its watermark (``rollup_state`` row ``user_first``). Unlike the other summaries 
 deltas: one row per key, so that retention finds every user's first time without
 aggregating (an earlier event found later replaces the row's time).
 
-* The writer merges in the events received in the transaction that moves the hourly
-  rollup's watermark (``rollup.advance``), late events in the commit that stores them
-  (``rollup.count_late``) and bulk loads in their transaction (``rollup.count_bulk``);
+* The writer merges in (``merge``) the events received in the transaction that moves the
+  hourly rollup's watermark (``rollup.advance``), late events in the commit that stores
+  them (``rollup.count_late``) and bulk loads in their transaction (``rollup.count_bulk``);
   ``rollup.catch_up_summaries`` builds it at start-up for events counted before it existed.
 * When retention deletes the days before a cutoff, a user whose first event went with them
   gets the first of the days kept, from ``activity_daily`` (which holds the same events),
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import duckdb
 
@@ -31,19 +32,26 @@ STATE = TABLE
 _EPOCH = datetime(1970, 1, 1)
 
 
-def merge_sql(source: str) -> str:
-    """``MERGE`` the first times of ``source``, a query of (project_id, uid, first_ts) with
-    one row per (project_id, uid): new users are added, earlier times replace later ones."""
-    return (
-        f"MERGE INTO {TABLE} f USING ({source}) n\n"
-        "ON f.project_id = n.project_id AND f.uid IS NOT DISTINCT FROM n.uid\n"
-        "WHEN MATCHED AND n.first_ts < f.first_ts THEN UPDATE SET first_ts = n.first_ts\n"
-        "WHEN NOT MATCHED THEN INSERT VALUES (n.project_id, n.uid, n.first_ts)"
+def merge(con: duckdb.DuckDBPyConnection, source: str, params: Sequence[Any]) -> None:
+    """Merge in the first times of ``source``, a query of (project_id, uid, first_ts) with
+    one row per (project_id, uid): earlier times replace later ones, new users are added.
+    (Two statements rather than ``MERGE``, which DuckDB has only from 1.4.)"""
+    con.execute(
+        f"UPDATE {TABLE} f SET first_ts = n.first_ts FROM ({source}) n\n"
+        "WHERE f.project_id = n.project_id AND f.uid IS NOT DISTINCT FROM n.uid\n"
+        "  AND n.first_ts < f.first_ts",
+        list(params),
+    )
+    con.execute(
+        f"INSERT INTO {TABLE} SELECT n.project_id, n.uid, n.first_ts FROM ({source}) n\n"
+        f"WHERE NOT EXISTS (SELECT 1 FROM {TABLE} f\n"
+        "  WHERE f.project_id = n.project_id AND f.uid IS NOT DISTINCT FROM n.uid)",
+        list(params),
     )
 
 
 def events_sql(source: str, where: str) -> str:
-    """The first times of the rows of ``source`` matching ``where``, for ``merge_sql``."""
+    """The first times of the rows of ``source`` matching ``where``, for ``merge``."""
     return (
         "SELECT project_id, coalesce(user_id, anonymous_id) AS uid, min(timestamp) AS first_ts\n"
         f"FROM {source} WHERE {where}\n"
@@ -55,14 +63,14 @@ def advance(con: duckdb.DuckDBPyConnection, low: datetime, high: datetime) -> No
     """Inside the rollup's transaction that moves its watermark from ``low`` to ``high``:
     the first times of the events received in between, and the same watermark."""
     where = "received_at >= ? AND received_at < ?"
-    con.execute(merge_sql(events_sql("events", where)), [low, high])
+    merge(con, events_sql("events", where), [low, high])
     con.execute("UPDATE rollup_state SET watermark = ? WHERE name = ?", [high, STATE])
 
 
 def bulk(con: duckdb.DuckDBPyConnection, source: str, mark: datetime) -> None:
     """Inside a bulk load's transaction: the first times of the loaded rows received before
     the watermark ``mark`` (the writer never reads them again)."""
-    con.execute(merge_sql(events_sql(source, "received_at < ?")), [mark])
+    merge(con, events_sql(source, "received_at < ?"), [mark])
 
 
 def count_late(con: duckdb.DuckDBPyConnection, events: Sequence[Event]) -> None:
@@ -78,8 +86,9 @@ def count_late(con: duckdb.DuckDBPyConnection, events: Sequence[Event]) -> None:
         "SELECT unnest(?::VARCHAR[]) AS project_id, unnest(?::VARCHAR[]) AS uid, "
         "unnest(?::TIMESTAMP[]) AS first_ts"
     )
-    con.execute(
-        merge_sql(source),
+    merge(
+        con,
+        source,
         [
             [project for project, _ in firsts],
             [uid for _, uid in firsts],

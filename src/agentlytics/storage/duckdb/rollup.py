@@ -263,7 +263,7 @@ def catch_up_summaries(con: duckdb.DuckDBPyConnection, until: datetime) -> None:
         con.execute(users.aggregate_sql("events", where), params)
 
     def firsts(where: str, params: list[Any]) -> None:
-        con.execute(first_seen.merge_sql(first_seen.events_sql("events", where)), params)
+        first_seen.merge(con, first_seen.events_sql("events", where), params)
 
     if users.hash_changed(con):
         log.warning("user ids hash differently now: rebuilding the hourly users")
