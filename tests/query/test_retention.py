@@ -13,6 +13,7 @@ import msgspec
 from agentlytics.model.project import Project
 from agentlytics.query.engine import QueryEngine
 from agentlytics.query.retention import RetentionSpec, reads_activity, run_retention
+from agentlytics.storage.duckdb import rollup
 from tests.conftest import RunningServer
 from tests.factories import event, pageview, populate
 from tests.helpers import ok_json, populated_project
@@ -116,6 +117,32 @@ def test_bad_parameters_list_the_choices(any_server: RunningServer) -> None:
             ).status_code
             == 200
         )
+
+
+def test_identified_users_come_back_through_the_ids_mapped_to_them(
+    any_server: RunningServer,
+) -> None:
+    p = populated_project(
+        any_server,
+        [
+            # d0 is identified as d1: one user, first seen on Nov 1, back on Nov 2
+            pageview("/", user="d0", ts="2026-11-01T10:00:00"),
+            pageview("/", user="d1", ts="2026-11-02T10:00:00"),
+            # c0 -> c1 -> c2: the map resolves one step, so c0 is user c1 (Nov 1 only) and
+            # c1's own event on Nov 3 is user c2's, not c1's return
+            pageview("/", user="c0", ts="2026-11-01T11:00:00"),
+            pageview("/", user="c1", ts="2026-11-03T10:00:00"),
+        ],
+    )
+    for previous, user in (("d0", "d1"), ("c0", "c1"), ("c1", "c2")):
+        identify(any_server, p["project_token"], previous, user)
+    body = get_retention(any_server, p, period="day", cohorts=4, until="2026-11-04")
+    assert [(c["users"], c["retained"]) for c in body["cohorts"]] == [
+        (2, [2, 1, 0, 0]),
+        (0, [0, 0, 0]),
+        (1, [1, 0]),
+        (0, [0]),
+    ]
 
 
 def test_retention_matches_an_independent_python_computation(any_server: RunningServer) -> None:
@@ -222,3 +249,77 @@ def identify(server: RunningServer, token: str, previous: str, user: str) -> Non
     with server.client() as c:
         body = {"token": token, "previous_id": previous, "user_id": user}
         assert c.post("/identify", json=body).status_code == 202
+
+
+# -- the users' first events (storage/duckdb/first_seen.py) ----------------------------------
+
+
+def assert_first_seen_exact(store: Any) -> None:
+    """The table holds one row per raw user id: its first event among those received before
+    the table's watermark."""
+    firsts = store.query("SELECT project_id, uid, first_ts FROM user_first").rows
+    expected = store.query(
+        "SELECT project_id, coalesce(user_id, anonymous_id), min(timestamp) FROM events\n"
+        "WHERE received_at < (SELECT watermark FROM rollup_state WHERE name = 'user_first')\n"
+        "GROUP BY ALL"
+    ).rows
+    assert sorted(firsts) == sorted(expected)
+
+
+def test_first_seen_table_answers_equal_the_raw_scan_through_every_stage(
+    make_server: Any,
+) -> None:
+    server: RunningServer = make_server(ingest_rate_limit=0)
+    created = server.new_project("firsts")
+    project = server.services.meta.get_project(created["id"])
+    assert project is not None
+    token = created["project_token"]
+    store: Any = server.services.events
+    chain = [  # stitched below into c0 -> c1 -> c2: c1's own events are c2's
+        event("page_view", user="c0", session=None, ts=UNTILS[1] - timedelta(days=3)),
+        event("page_view", user="c1", session=None, ts=UNTILS[1] - timedelta(hours=20)),
+    ]
+    populate(server.url, token, activity_traffic(3, 1200) + chain)
+    identify(server, token, "a19_0", "a110_1")
+    assert compare_activity(server, project) > 0  # every first time from the recent events
+
+    store.advance_rollup(datetime.now(UTC).replace(tzinfo=None) + timedelta(hours=1))
+    [(rows,)] = store.query("SELECT count(*) FROM user_first").rows
+    assert rows > 100
+    assert_first_seen_exact(store)
+    assert compare_activity(server, project) > 0
+
+    # stitched after the build: stored raw ids now belong to other users
+    for i in range(2, 70, 7):
+        identify(server, token, f"a1{i}_1", f"a1{i + 3}_2")
+    identify(server, token, "c0", "c1")
+    identify(server, token, "c1", "c2")
+    assert compare_activity(server, project) > 0
+
+    # received below the watermark (committed with their first times), one of them before
+    # a stored first event; and one user first seen long before the period looks back (only
+    # the period's events count: its first time there comes from the points)
+    [(uid, first)] = store.query(
+        "SELECT uid, first_ts FROM user_first WHERE first_ts > ? ORDER BY first_ts, uid LIMIT 1",
+        [(UNTILS[1] - timedelta(days=20)).replace(tzinfo=None)],
+    ).rows
+    late = activity_traffic(4, 300)
+    late.append(event("page_view", user=uid, session=None, ts=first - timedelta(days=2)))
+    late.append(event("page_view", user="a13_0", session=None, ts=UNTILS[1] - timedelta(days=900)))
+    populate(server.url, token, late)
+    assert_first_seen_exact(store)
+    assert compare_activity(server, project) > 0
+
+    # built from scratch at start-up
+    def rebuild() -> None:
+        con = store._con
+        con.execute("DELETE FROM user_first")
+        con.execute(
+            "UPDATE rollup_state SET watermark = ? WHERE name = 'user_first'",
+            [datetime(1970, 1, 1)],
+        )
+        rollup.catch_up_summaries(con, rollup.watermark(con))
+
+    store._call(rebuild)
+    assert_first_seen_exact(store)
+    assert compare_activity(server, project) > 0

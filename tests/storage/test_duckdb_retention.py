@@ -54,6 +54,10 @@ def test_a_restart_with_a_retention_deletes_the_same_days_everywhere(tmp_path: P
         cutoff = (now - timedelta(days=30)).replace(tzinfo=None)
         before = _counts(store, cutoff)
         assert all(old > 0 and new > 0 for old, new in before.values()), before
+        [(early,)] = store.query(
+            "SELECT count(*) FROM user_first WHERE first_ts < ?", [cutoff]
+        ).rows
+        assert early == 3
     finally:
         store.close()
 
@@ -62,6 +66,11 @@ def test_a_restart_with_a_retention_deletes_the_same_days_everywhere(tmp_path: P
         after = _counts(store, cutoff)
         assert all(old == 0 for old, _ in after.values()), after
         assert after == {t: (0, new) for t, (_, new) in before.items()}, "newer rows stay"
+        # each user's first event: the first of the days kept
+        firsts = "SELECT uid, first_ts FROM user_first ORDER BY uid"
+        kept = "SELECT anonymous_id, min(timestamp) FROM events GROUP BY 1 ORDER BY 1"
+        assert store.query(firsts).rows == store.query(kept).rows
+        assert len(store.query(kept).rows) == 3
         # and what arrives older than the retention is acknowledged but not kept
         store.append_sync([_event(500, now - timedelta(days=45)), _event(501, now)])
         ids = {r[0] for r in store.query("SELECT event_id FROM events").rows}

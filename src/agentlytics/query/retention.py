@@ -30,6 +30,8 @@ FIRST_SEEN_LOOKBACK_DAYS = 365
 MAX_COHORTS = {"day": 30, "week": 12, "month": 12}
 #: the store's per-(project, raw user id, UTC day) first and last event times
 ACTIVITY_TABLE = "activity_daily"
+#: the store's per-(project, raw user id) first event time
+FIRST_TABLE = "user_first"
 PERIODS = tuple(MAX_COHORTS)
 
 
@@ -135,7 +137,9 @@ def activity_days(scope: Scope, mark: datetime) -> ActivityDays | None:
     return ActivityDays(first, last, skip, all(offset == 0 for offset, _ in spans), mark)
 
 
-def _points(scope: Scope, spec: RetentionSpec, table: ActivityDays | None) -> str:
+def _points(
+    scope: Scope, spec: RetentionSpec, table: ActivityDays | None, since: datetime | None = None
+) -> str:
     """``pts``: (raw user id, time, is a cohort event, is a returning event).
 
     Without the table: one row per event. With it: per user and whole UTC day, the first
@@ -143,8 +147,14 @@ def _points(scope: Scope, spec: RetentionSpec, table: ActivityDays | None) -> st
     can lie strictly between them: the periods they fall in are exactly the user's periods
     that day), then the events of the rest of the period and those the table does not hold
     yet (received since its watermark). A point read twice changes nothing.
+
+    ``since`` (naive UTC): points before it may be left out (whole UTC days are kept).
     """
     raw = "coalesce(e.user_id, e.anonymous_id)"
+
+    def after() -> str:  # a function: parameters are positional, bound in the text's order
+        return f" AND e.timestamp >= {scope.param(since)}" if since else ""
+
     if table is None:
         returning = spec.returning_event or spec.event
         is_c = (
@@ -163,7 +173,7 @@ def _points(scope: Scope, spec: RetentionSpec, table: ActivityDays | None) -> st
             conds.append(f"e.name IN ({', '.join(scope.param(n) for n in names)})")
         return (
             f"pts AS (SELECT {raw} AS ruid, e.timestamp AS ts, {is_c} AS is_c, {is_r} AS is_r\n"
-            f"  FROM events e WHERE {' AND '.join(conds)})"
+            f"  FROM events e WHERE {' AND '.join(conds)}{after()})"
         )
     parts = []
     for col in ("first_ts",) if table.utc else ("first_ts", "last_ts"):
@@ -174,6 +184,8 @@ def _points(scope: Scope, spec: RetentionSpec, table: ActivityDays | None) -> st
         ]
         if table.skip:
             conds.append(f"a.day NOT IN ({', '.join(scope.param(d) for d in table.skip)})")
+        if since:
+            conds.append(f"a.day >= {scope.param(since.date())}")
         parts.append(
             f"SELECT a.uid AS ruid, a.{col} AS ts, 1 AS is_c, 1 AS is_r FROM {ACTIVITY_TABLE} a\n"
             f"    WHERE {' AND '.join(conds)}"
@@ -189,46 +201,41 @@ def _points(scope: Scope, spec: RetentionSpec, table: ActivityDays | None) -> st
                 f"SELECT {raw} AS ruid, e.timestamp AS ts, 1 AS is_c, 1 AS is_r FROM events e\n"
                 f"    WHERE e.project_id = {scope.param(scope.project_id)}"
                 f" AND e.timestamp >= {scope.param(low)} AND e.timestamp < {scope.param(high)}"
+                f"{after()}"
             )
     parts.append(
         f"SELECT {raw} AS ruid, e.timestamp AS ts, 1 AS is_c, 1 AS is_r FROM events e\n"
         f"    WHERE e.project_id = {scope.param(scope.project_id)}"
         f" AND e.received_at >= {scope.param(table.mark)}"
         f" AND e.timestamp >= {scope.param(_midnight(table.first))}"
-        f" AND e.timestamp < {scope.param(_midnight(table.last))}"
+        f" AND e.timestamp < {scope.param(_midnight(table.last))}{after()}"
     )
     return "pts AS (\n  " + "\n  UNION ALL\n  ".join(parts) + "\n)"
 
 
-def retention_sql(
-    scope: Scope, spec: RetentionSpec, bounds: list[datetime], table: ActivityDays | None = None
-) -> str:
-    """One row per non-empty cohort ``c`` (its index): its size and, for each period ``j``,
-    ``a{j}``, how many of its users came back in period ``j`` (offset ``j - c``).
+def _idm(scope: Scope) -> str:
+    """``idm``: the project's identity map."""
+    return (
+        "idm AS (SELECT im.previous_id AS previous_id, im.user_id AS user_id"
+        f" FROM {scope.dialect.identities} im\n"
+        f"  WHERE im.project_id = {scope.param(scope.project_id)})"
+    )
 
-    ``bounds``: the periods' starts as naive UTC instants, and the end of the last. Two
-    passes over the points, so that the big aggregation (one row per raw user id, ~1M at
-    10M events) carries one aggregate rather than one per period:
 
-    * each raw user id's first cohort event; users resolved through the identity map only
-      where the map can change something (the ids it maps, and the ids it maps to); the
-      eligible users, and the first ``USER_CAP`` of them (``chosen``);
-    * the periods of the returning events of the chosen users only (a comparison with the
-      bounds, no time-zone conversion per row): the points of their raw ids, found by a
-      semi-join on the chosen ids and the ids the map resolves.
-    """
+def _eligible_scanned(
+    scope: Scope, spec: RetentionSpec, bounds: list[datetime], table: ActivityDays | None
+) -> list[str]:
+    """``eligible`` (and ``idm``) from the points: each raw user id's first cohort event;
+    users resolved through the identity map only where the map can change something (the
+    ids it maps, and the ids it maps to)."""
     F = scope.dialect
-    n = len(bounds) - 1
     ctes = [_points(scope, spec, table)]  # parameters are positional: in the text's order
     anyone = spec.event is None and spec.returning_event is None
     first = "min(ts)" if anyone else F.min_if("ts", "is_c = 1")
-    came = "" if anyone else "is_r = 1 AND "
     ctes.append(f"fr AS (SELECT ruid, {first} AS first_ts FROM pts GROUP BY ruid)")
     if scope.identities:
         ctes += [
-            "idm AS (SELECT im.previous_id AS previous_id, im.user_id AS user_id"
-            f" FROM {F.identities} im\n"
-            f"  WHERE im.project_id = {scope.param(scope.project_id)})",
+            _idm(scope),
             # every id the map mentions, so that each user is tested once (not twice)
             "ids AS (SELECT previous_id AS id FROM idm UNION ALL SELECT user_id FROM idm)",
             f"firsts AS {F.materialized}(\n"
@@ -243,17 +250,106 @@ def retention_sql(
         ]
     else:
         ctes.append(f"firsts AS {F.materialized}(SELECT ruid AS uid, first_ts FROM fr)")
-    # parameters in the text's order: the eligible users' bound before the cohorts' ones
-    eligible = (
+    ctes.append(
         "eligible AS (SELECT uid, first_ts FROM firsts\n"
         f"  WHERE first_ts >= {scope.param(bounds[0])})"
     )
+    return ctes
+
+
+def _eligible_stored(
+    scope: Scope,
+    spec: RetentionSpec,
+    bounds: list[datetime],
+    table: ActivityDays | None,
+    mark: datetime,
+) -> list[str]:
+    """``eligible`` (and ``idm``) from the store's first-seen table (``user_first``, one row
+    per raw user id, holding the events received before its watermark ``mark``), without
+    aggregating every user:
+
+    * a row passes as it is unless the id needs more: the ids the identity map mentions,
+      and those with events received since ``mark`` (``recent``);
+    * those are aggregated with their recent events and resolved, as in the scan;
+    * ids first seen before the period (``old``: the table holds every id's first event,
+      the period looks back only so far) take their first time in the period from the
+      points. Usually there are none, and an empty join skips reading the points.
+    """
+    F = scope.dialect
+    p = scope.param
+    start, end = scope.period.start_param, scope.period.end_param
+    ctes = [
+        "recent AS (SELECT coalesce(e.user_id, e.anonymous_id) AS ruid, e.timestamp AS ts"
+        f" FROM events e\n  WHERE e.project_id = {p(scope.project_id)}"
+        f" AND e.received_at >= {p(mark)} AND e.timestamp >= {p(start)}"
+        f" AND e.timestamp < {p(end)})",
+        f"old AS (SELECT uid FROM {FIRST_TABLE}\n"
+        f"  WHERE project_id = {p(scope.project_id)} AND first_ts < {p(start)})",
+        _points(scope, spec, table),
+    ]
+    ids = "SELECT ruid AS id FROM recent WHERE ruid IS NOT NULL"
+    user, join = "f.ruid", ""
+    if scope.identities:
+        ctes.append(_idm(scope))
+        ids = f"SELECT previous_id AS id FROM idm UNION ALL SELECT user_id FROM idm UNION ALL {ids}"
+        user = f"coalesce({F.joined_user('i.user_id')}, f.ruid)"
+        join = " LEFT JOIN idm i ON i.previous_id = f.ruid"
+    ctes += [
+        f"ids AS ({ids})",
+        # parameters in the text's order: each bound where it appears
+        f"eligible AS {F.materialized}(\n"
+        f"  SELECT uid, first_ts FROM {FIRST_TABLE} WHERE project_id = {p(scope.project_id)}\n"
+        f"    AND first_ts >= {p(bounds[0])} AND first_ts < {p(end)}\n"
+        "    AND uid IS NOT NULL AND uid NOT IN (SELECT id FROM ids)\n"
+        "  UNION ALL\n"
+        f"  SELECT uid, first_ts FROM (SELECT {user} AS uid, min(f.ts) AS first_ts FROM (\n"
+        f"    SELECT uid AS ruid, first_ts AS ts FROM {FIRST_TABLE}"
+        f" WHERE project_id = {p(scope.project_id)}\n"
+        f"      AND first_ts >= {p(start)} AND first_ts < {p(end)}\n"
+        "      AND (uid IS NULL OR uid IN (SELECT id FROM ids))\n"
+        "    UNION ALL SELECT ruid, ts FROM recent\n"
+        "    UNION ALL\n"
+        "    SELECT q.ruid, q.ts FROM pts q JOIN old o ON o.uid IS NOT DISTINCT FROM q.ruid\n"
+        f"  ) f{join} GROUP BY {user}) g\n"
+        f"  WHERE first_ts >= {p(bounds[0])})",
+    ]
+    return ctes
+
+
+def retention_sql(
+    scope: Scope,
+    spec: RetentionSpec,
+    bounds: list[datetime],
+    table: ActivityDays | None = None,
+    first_mark: datetime | None = None,
+) -> str:
+    """One row per non-empty cohort ``c`` (its index): its size and, for each period ``j``,
+    ``a{j}``, how many of its users came back in period ``j`` (offset ``j - c``).
+
+    ``bounds``: the periods' starts as naive UTC instants, and the end of the last;
+    ``first_mark``: the watermark of the store's first-seen table, when it may be read
+    (any event counts). Two passes, so that no aggregation over every user (~1M at 10M
+    events) carries more than one aggregate:
+
+    * the eligible users, each with their first cohort event (``_eligible_stored`` or
+      ``_eligible_scanned``), and the first ``USER_CAP`` of them (``chosen``);
+    * the periods of the returning events of the chosen users only (a comparison with the
+      bounds, no time-zone conversion per row), over the points from the first cohort's
+      start: the points of the chosen users' raw ids, found by a join on those ids (the
+      chosen ids, and the ids the identity map resolves to them).
+    """
+    F = scope.dialect
+    n = len(bounds) - 1
+    came = "" if spec.event is None and spec.returning_event is None else "is_r = 1 AND "
+    if first_mark is None:
+        ctes = _eligible_scanned(scope, spec, bounds, table)
+    else:
+        ctes = _eligible_stored(scope, spec, bounds, table, first_mark)
     cohort = " ".join(
         f"WHEN first_ts < {scope.param(bounds[j + 1])} THEN {j}" for j in range(n - 1)
     )
     cohort = f"CASE {cohort} ELSE {n - 1} END" if n > 1 else "0"
     ctes += [
-        eligible,
         # the cap's last first-seen time, so that only the users up to it are sorted
         "cut AS (SELECT max(first_ts) AS t FROM (SELECT first_ts FROM eligible\n"
         f"  ORDER BY first_ts LIMIT {USER_CAP}) x)",
@@ -264,7 +360,7 @@ def retention_sql(
     ]
     # the points again, spelled out rather than shared: a shared CTE would be materialized,
     # which costs more than reading the points twice
-    ctes.append(_points(scope, spec, table).replace("pts AS", "pts2 AS", 1))
+    ctes.append(_points(scope, spec, table, since=bounds[0]).replace("pts AS", "pts2 AS", 1))
     flags = ", ".join(
         f"max(CASE WHEN {came}ts >= {scope.param(bounds[j])} AND ts < {scope.param(bounds[j + 1])}"
         f" THEN 1 ELSE 0 END) AS a{j}"
@@ -272,15 +368,18 @@ def retention_sql(
     )
     # a NULL raw id is one user that never counts as returning (no row here)
     if scope.identities:
-        resolved = f"coalesce({F.joined_user('i.user_id')}, p.ruid)"
-        ctes.append(
-            f"back AS (SELECT {resolved} AS uid, {flags}\n"
-            "  FROM pts2 p LEFT JOIN idm i ON i.previous_id = p.ruid\n"
-            "  WHERE (p.ruid IN (SELECT uid FROM chosen)"
-            " OR p.ruid IN (SELECT previous_id FROM idm))\n"
-            f"    AND {resolved} IN (SELECT uid FROM chosen)\n"
-            f"  GROUP BY {resolved})"
-        )
+        ctes += [
+            # a chosen user's raw ids: its own, unless the map resolves it to another user,
+            # and those the map resolves to it (joined before any aggregation: one small
+            # build side rather than resolving every point)
+            "rc AS (SELECT uid AS ruid, uid FROM chosen\n"
+            "    WHERE uid NOT IN (SELECT previous_id FROM idm)\n"
+            "  UNION ALL\n"
+            "  SELECT i.previous_id, i.user_id FROM idm i\n"
+            "    WHERE i.user_id IN (SELECT uid FROM chosen))",
+            f"back AS (SELECT r.uid AS uid, {flags}\n"
+            "  FROM pts2 p JOIN rc r ON r.ruid = p.ruid GROUP BY r.uid)",
+        ]
     else:
         ctes.append(
             f"back AS (SELECT p.ruid AS uid, {flags}\n"
@@ -295,8 +394,8 @@ def retention_sql(
 
 
 def reads_activity(engine: QueryEngine) -> bool:
-    """Whether the engine may read the store's activity table (the embedded store keeps
-    one; the engine's ``rollups=False`` reads only the events)."""
+    """Whether the engine may read the store's activity and first-seen tables (the
+    embedded store keeps them; the engine's ``rollups=False`` reads only the events)."""
     return engine.rollups and bool(getattr(engine.store, "activity_days", False))
 
 
@@ -312,17 +411,24 @@ def run_retention(
     first_start = starts[0].replace(tzinfo=zone).astimezone(UTC)
     period = Period(first_start - timedelta(days=FIRST_SEEN_LOOKBACK_DAYS), end, tz)
     scope = engine.scope(project, period)
-    table = None
+    table = first_mark = None
     if spec.event is None and spec.returning_event is None and reads_activity(engine):
-        [(mark,)] = engine.store.query(
-            "SELECT watermark FROM rollup_state WHERE name = ?", [ACTIVITY_TABLE]
-        ).rows
-        table = activity_days(scope, mark)
+        marks = dict(
+            engine.store.query(
+                "SELECT name, watermark FROM rollup_state WHERE name IN (?, ?)",
+                [ACTIVITY_TABLE, FIRST_TABLE],
+            ).rows
+        )
+        table = activity_days(scope, marks[ACTIVITY_TABLE])
+        first_mark = marks[FIRST_TABLE]
     bounds = [
         _step(starts[0], spec.period, j).replace(tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
         for j in range(spec.cohorts + 1)
     ]
-    rows = {int(r["c"]): r for r in engine.fetch(scope, retention_sql(scope, spec, bounds, table))}
+    rows = {
+        int(r["c"]): r
+        for r in engine.fetch(scope, retention_sql(scope, spec, bounds, table, first_mark))
+    }
     total = next((int(r["total"]) for r in rows.values()), 0)
     sizes: list[int] = []
     kept: list[list[int]] = []

@@ -17,7 +17,8 @@ failed MCP calls, for exactly the events whose ``received_at`` is before the wat
 Distinct users are not here: they do not add up across hours. ``user_hourly``
 (``users.py``) keeps the events per hour, event and hashed user instead, behind its own
 watermark, filled in the same four places as the other summaries; so are the property keys
-per hour and the materialized keys' values (``properties.py``).
+per hour and the materialized keys' values (``properties.py``), and ``user_first``
+(``first_seen.py``), each user's first event.
 
 ``session_hourly`` holds session fragments behind a watermark of its own (``SESSIONS``, equal
 to the rollup's once caught up): per project x UTC hour x ``session_id`` x raw user id
@@ -40,7 +41,7 @@ from typing import Any
 import duckdb
 
 from agentlytics.model.event import MCP_CALL, PAGE_VIEW, PASSIVE_EVENTS, Event
-from agentlytics.storage.duckdb import activity, properties, users
+from agentlytics.storage.duckdb import activity, first_seen, properties, users
 
 #: the events columns counted one by one (their values are the rollup's ``value``)
 DIMENSIONS: tuple[str, ...] = (
@@ -186,7 +187,8 @@ def rows_for(events: Sequence[Event]) -> list[tuple[Any, ...]]:
     return [(*key, n, failures) for key, (n, failures) in counts.items()]
 
 
-#: every summary table and the column holding its rows' time (retention deletes by it)
+#: every summary table and the column holding its rows' time (retention deletes by it;
+#: ``user_first`` is expired apart, see ``expire``)
 SUMMARIES: tuple[tuple[str, str], ...] = (
     (STATE, "hour"),
     (SESSIONS, "hour"),
@@ -202,6 +204,7 @@ def expire(con: duckdb.DuckDBPyConnection, cutoff: datetime) -> None:
     every summary's rows for that time, so that no report mixes kept and deleted days."""
     for table, column in SUMMARIES:
         con.execute(f"DELETE FROM {table} WHERE {column} < ?", [cutoff])
+    first_seen.expire(con, cutoff)  # not by time: the users first seen before move on
 
 
 def count_late(
@@ -216,6 +219,7 @@ def count_late(
     append(activity.TABLE, activity.rows_for(late))
     users.count_late(con, late)
     properties.count_late(con, late)
+    first_seen.count_late(con, late)
     frags = session_rows_for(late)
     append(SESSIONS, frags)
     finish_appended(con, frags)
@@ -230,6 +234,7 @@ def count_bulk(con: duckdb.DuckDBPyConnection, source: str, mark: datetime) -> N
     activity.bulk(con, source, mark)
     users.bulk(con, source, mark)
     properties.bulk(con, source, mark)
+    first_seen.bulk(con, source, mark)
     sids = f"SELECT DISTINCT session_id AS sid FROM {source} WHERE received_at < ?"
     mark_split(con, sids, [mark])
 
@@ -244,10 +249,10 @@ def watermark(con: duckdb.DuckDBPyConnection, name: str = STATE) -> datetime:
 
 
 def catch_up_summaries(con: duckdb.DuckDBPyConnection, until: datetime) -> None:
-    """Build the session fragments, the user activity, the hourly users and the property
-    summaries of every event received before ``until`` (the rollup's watermark) that they
-    lack: at start-up, for events stored before a summary existed (or, for the hashed ones,
-    before the engine's hash changed)."""
+    """Build the session fragments, the user activity, the hourly users, the property
+    summaries and the users' first events of every event received before ``until`` (the
+    rollup's watermark) that they lack: at start-up, for events stored before a summary
+    existed (or, for the hashed ones, before the engine's hash changed)."""
     if hash_changed(con):
         log.warning("session ids hash differently now: rebuilding the session fragments")
         con.execute("DELETE FROM session_hourly")
@@ -263,6 +268,9 @@ def catch_up_summaries(con: duckdb.DuckDBPyConnection, until: datetime) -> None:
     def hours(where: str, params: list[Any]) -> None:
         con.execute(users.aggregate_sql("events", where), params)
 
+    def firsts(where: str, params: list[Any]) -> None:
+        first_seen.merge(con, first_seen.events_sql("events", where), params)
+
     if users.hash_changed(con):
         log.warning("user ids hash differently now: rebuilding the hourly users")
         users.reset(con)
@@ -272,6 +280,7 @@ def catch_up_summaries(con: duckdb.DuckDBPyConnection, until: datetime) -> None:
     _catch_up(
         con, properties.STATE, "property keys", partial(properties.build, con, "events"), until
     )
+    _catch_up(con, first_seen.STATE, "users' first events", firsts, until)
 
 
 def _catch_up(
@@ -342,6 +351,7 @@ def advance(con: duckdb.DuckDBPyConnection, until: datetime, current: datetime) 
         activity.advance(con, current, high)
         users.advance(con, current, high)
         properties.advance(con, current, high)
+        first_seen.advance(con, current, high)
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")

@@ -148,6 +148,17 @@ MIGRATIONS: list[str] = [
     );
     INSERT INTO rollup_state VALUES ('property_hourly', TIMESTAMP '1970-01-01 00:00:00');
     """,
+    # 8: each raw user id's first event per project, one row per id, for retention
+    #    (storage/duckdb/first_seen.py), behind its own watermark; ids stored uncompressed
+    #    as in ``activity_daily``
+    """
+    CREATE TABLE user_first (
+        project_id VARCHAR NOT NULL,
+        uid VARCHAR USING COMPRESSION uncompressed,
+        first_ts TIMESTAMP NOT NULL
+    );
+    INSERT INTO rollup_state VALUES ('user_first', TIMESTAMP '1970-01-01 00:00:00');
+    """,
 ]
 
 

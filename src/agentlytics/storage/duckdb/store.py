@@ -118,7 +118,8 @@ class DuckDBEventStore:
         self.rollup_dims: frozenset[str] | None = frozenset(rollup.DIMENSIONS) if rollups else None
         #: whether queries may read the session fragments (``session_hourly``)
         self.session_fragments = rollups
-        #: whether retention may read the per-user daily activity (``activity.py``)
+        #: whether retention may read the per-user daily activity (``activity.py``) and the
+        #: users' first events (``first_seen.py``)
         self.activity_days = rollups
         #: whether user counts may read the hourly users (``users.py``)
         self.user_hours = rollups
