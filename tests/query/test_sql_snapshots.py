@@ -71,6 +71,8 @@ def spec(**kw: Any) -> Callable[[Scope], str]:
 STATS_SESSIONS = QuerySpec(
     metrics=["session_count", "bounce_rate", "avg_duration", "pageviews", "unique_users"]
 )
+#: /stats' and /insights' session metrics: sums, without listing the whole sessions
+SESSION_SUMS = QuerySpec(metrics=["session_count", "bounce_rate", "avg_duration", "pageviews"])
 
 CASES = [
     Case("query_event_count", spec()),
@@ -129,6 +131,11 @@ CASES = [
     Case(
         "fragments_session_totals",
         lambda s: fragments.session_totals_sql(s, STATS_SESSIONS) or build(s, STATS_SESSIONS),
+        fragments=True,
+    ),
+    Case(
+        "fragments_session_sums",
+        lambda s: fragments.session_totals_sql(s, SESSION_SUMS) or build(s, SESSION_SUMS),
         fragments=True,
     ),
     Case("users_stats_activity", lambda s: activity_sql(s, "day"), users=True),

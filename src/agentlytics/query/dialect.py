@@ -90,7 +90,9 @@ DUCKDB = Dialect(
     local_time=lambda col, tz: f"timezone('{tz}', {col} AT TIME ZONE 'UTC')",
     trunc=lambda unit, expr: f"date_trunc('{unit}', {expr})",
     prop=lambda col, key: f"json_extract_string({col}, '$.\"{key}\"')",
-    epoch_ms=lambda expr: f"epoch_ms({expr})",
+    # stored timestamps are whole milliseconds (events carry unix ms), so this is
+    # ``epoch_ms``, which costs ~3x as much (12 vs 4 ms over 424k session fragments)
+    epoch_ms=lambda expr: f"(epoch_us({expr}) // 1000)",
     count_distinct=lambda expr: f"count(DISTINCT {expr})",
     approx_distinct=lambda expr: f"approx_count_distinct({expr})",
     all_true=lambda cond: f"bool_and({cond})",

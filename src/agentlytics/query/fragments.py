@@ -33,6 +33,7 @@ from agentlytics.query.model import FILTER_FIELDS, METRICS, QuerySpec
 _PASSIVE = ", ".join(f"'{name}'" for name in sorted(PASSIVE_EVENTS))
 _PAGE = f"name = '{PAGE_VIEW}' AND path IS NOT NULL AND path <> ''"
 _WATERMARK = "(SELECT watermark FROM rollup_state WHERE name = 'session_hourly')"
+_RAW_COLUMNS = "timestamp, name, path, user_id, anonymous_id, session_id"
 _COLUMNS = "hour, sid, uid, t0, t1, n, pv, active, entry_ts, entry, exit_ts, exit, whole"
 
 
@@ -133,8 +134,9 @@ class Fragments:
         start, end = scope.period.start_param, scope.period.end_param
 
         def events(low: datetime, high: datetime, more: str = "") -> str:
+            # the columns ``fraw`` reads (naming them spares the planner every other one)
             return (
-                f"SELECT * FROM events e WHERE e.project_id = {p(scope.project_id)} "
+                f"SELECT {_RAW_COLUMNS} FROM events e WHERE e.project_id = {p(scope.project_id)} "
                 f"AND e.timestamp >= {p(low)} AND e.timestamp < {p(high)}{more}"
             )
 
@@ -155,8 +157,9 @@ class Fragments:
             f"arg_max(path, timestamp) FILTER (WHERE {page}) AS exit\n"
             "  FROM raw GROUP BY hour, sid, uid, CASE WHEN session_id IS NULL THEN timestamp END\n"
         )
+        # ``sk`` is NULL exactly where ``sid`` is, and cheaper to test than the plain ids
         nulls = self._resolved(
-            f"{self._stored(first, last, 'r.sid IS NULL')} "
+            f"{self._stored(first, last, 'r.sk IS NULL')} "
             "UNION ALL SELECT * FROM fraw WHERE sid IS NULL",
             always=True,
         )
@@ -166,8 +169,9 @@ class Fragments:
             f"raw AS (\n{raw})",
             f"fraw AS (\n{reduced})",
             # whole fragments whose session also has raw events are merged like the others;
-            # the session id's hash finds them (a collision merges one more row, exactly)
-            "rk AS (SELECT DISTINCT hash(sid) AS sk FROM fraw WHERE sid IS NOT NULL)",
+            # the session id's hash finds them (a collision merges one more row, exactly;
+            # ``IN`` needs no DISTINCT)
+            "rk AS (SELECT hash(sid) AS sk FROM fraw WHERE sid IS NOT NULL)",
             f"fa AS (\n  SELECT *, CASE WHEN {lag} IS NULL OR {F.epoch_ms('t0')} - "
             f"{F.epoch_ms(lag)} > {SESSION_GAP_MS} THEN 1 ELSE 0 END AS new_session\n"
             f"  FROM ({nulls}) AS n\n)",
@@ -207,7 +211,7 @@ class Fragments:
         low = self.since or self.first
         # two scans: the split sessions' rows (a filter the scan applies as it reads), and
         # the whole ones that raw events extend (found by hash)
-        split = self._stored(low, self.last, "r.sid IS NOT NULL AND NOT r.whole")
+        split = self._stored(low, self.last, "r.sk IS NOT NULL AND NOT r.whole")
         extended = self._stored(low, self.last, "r.whole AND r.sk IN (SELECT sk FROM rk)")
         stored = f"{split} UNION ALL {extended}"
         rows = self._resolved(f"{stored} UNION ALL SELECT * FROM fraw WHERE sid IS NOT NULL")
@@ -250,22 +254,41 @@ def session_rows(fr: Fragments) -> str:
 def metric_sessions(fr: Fragments) -> str:
     """``s`` for ``build.session_metric_sql`` (one row per session: uid, n, pv, bounce,
     duration)."""
-    duration = "(epoch_ms({hi}) - epoch_ms({lo})) / 1000.0"
+    ms = fr.scope.dialect.epoch_ms
     whole = fr.whole()
     parts = fr.parts()
     return (
         "s AS (\n"
         "  SELECT sid, uid, n, pv, active = 0 AS bounce, "
-        f"{duration.format(hi='t1', lo='t0')} AS duration FROM ({whole}) AS w\n"
+        f"({ms('t1')} - {ms('t0')}) / 1000.0 AS duration FROM ({whole}) AS w\n"
         "  UNION ALL\n"
         "  SELECT sid, min(uid), sum(n), sum(pv), sum(active) = 0, "
-        f"{duration.format(hi='max(t1)', lo='min(t0)')} FROM ({parts}) AS m GROUP BY sid\n)"
+        f"({ms('max(t1)')} - {ms('min(t0)')}) / 1000.0 FROM ({parts}) AS m GROUP BY sid\n)"
+    )
+
+
+def session_sums(fr: Fragments) -> str:
+    """``t``: two rows of session counts and sums (``k`` sessions, ``bounces``, ``ms`` of
+    duration, ``n`` events, ``pv`` page views) for ``_SUMS``: the whole sessions' are summed
+    as the fragments are read, and only the sessions merged from several rows are listed."""
+    ms = fr.scope.dialect.epoch_ms
+    whole = fr.whole()
+    parts = fr.parts()
+    return (
+        "t AS (\n"
+        "  SELECT count(*) AS k, count(*) FILTER (WHERE active = 0) AS bounces, "
+        f"sum({ms('t1')} - {ms('t0')}) AS ms, sum(n) AS n, sum(pv) AS pv FROM ({whole}) AS w\n"
+        "  UNION ALL\n"
+        "  SELECT count(*), count(*) FILTER (WHERE active = 0), sum(ms), sum(n), sum(pv) FROM (\n"
+        f"    SELECT sum(active) AS active, {ms('max(t1)')} - {ms('min(t0)')} AS ms, sum(n) AS n, "
+        f"sum(pv) AS pv FROM ({parts}) AS m GROUP BY sid\n  ) AS g\n)"
     )
 
 
 def session_totals_sql(scope: Scope, spec: QuerySpec) -> str | None:
     """The SQL of a query for session metrics over the whole period (no group-by) from
-    the fragments, as ``build.build`` would answer it; None when it cannot be."""
+    the fragments, as ``build.build`` would answer it; None when it cannot be. Without
+    ``unique_users``, the sessions are summed rather than listed (``session_sums``)."""
     if spec.group_by or not any(METRICS[m].level == "session" for m in spec.metrics):
         return None
     if not all(METRICS[m].level == "session" or m in _FROM_SESSIONS for m in spec.metrics):
@@ -273,8 +296,12 @@ def session_totals_sql(scope: Scope, spec: QuerySpec) -> str | None:
     fr = fragments(scope, resolve="unique_users" in spec.metrics)
     if fr is None:
         return None
-    F = scope.dialect
     ctes = fr.ctes()
+    if all(m in _SUMS for m in spec.metrics):
+        sums = session_sums(fr)
+        measures = ", ".join(f"{_SUMS[m]} AS m{i}" for i, m in enumerate(spec.metrics))
+        return f"WITH {ctes},\n{sums}\nSELECT {measures} FROM t"
+    F = scope.dialect
     sessions = metric_sessions(fr)
     measures = ", ".join(f"{session_metric_sql(F, m)} AS m{i}" for i, m in enumerate(spec.metrics))
     return f"WITH {ctes},\n{sessions}\nSELECT {measures} FROM s LIMIT {int(spec.limit) + 1}"
@@ -282,3 +309,13 @@ def session_totals_sql(scope: Scope, spec: QuerySpec) -> str | None:
 
 #: metrics that ``build.build`` computes over sessions when a session-level metric is asked
 _FROM_SESSIONS = frozenset({"event_count", "unique_users", "session_count", "pageviews"})
+#: those that add up over sessions, from ``session_sums``' ``t``: the means are ratios of
+#: integer sums (the scan's mean of 1.0 / 0.0 per session; the exact mean of the durations
+#: the scan adds up as floats, the same to the 4 places answers are rounded to)
+_SUMS = {
+    "event_count": "sum(n)",
+    "session_count": "sum(k)",
+    "pageviews": "sum(pv)",
+    "bounce_rate": "sum(bounces) / nullif(sum(k), 0)",
+    "avg_duration": "sum(ms) / nullif(sum(k), 0) / 1000.0",
+}

@@ -9,7 +9,7 @@ WITH base AS (
 ),
 sa AS (
   SELECT *, CASE WHEN lag(timestamp) OVER (PARTITION BY uid ORDER BY timestamp ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) IS NULL THEN 1
-    WHEN epoch_ms(timestamp) - epoch_ms(lag(timestamp) OVER (PARTITION BY uid ORDER BY timestamp ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)) > 1800000 THEN 1 ELSE 0 END AS new_session
+    WHEN (epoch_us(timestamp) // 1000) - (epoch_us(lag(timestamp) OVER (PARTITION BY uid ORDER BY timestamp ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)) // 1000) > 1800000 THEN 1 ELSE 0 END AS new_session
   FROM base WHERE session_id IS NULL
 ),
 sb AS (
@@ -22,7 +22,7 @@ keyed AS (SELECT *, path AS g0 FROM sb),
 s AS (
   SELECT g0, sid, min(uid) AS uid, count(*) AS n, count(*) FILTER (WHERE name = 'page_view') AS pv,
     bool_and(name IN ('$error', '$experiment_exposure', '$heartbeat', '$impression', '$performance', '$scroll_depth', '$time_on_page', '$web_vitals', 'page_view')) AS bounce,
-    (epoch_ms(max(timestamp)) - epoch_ms(min(timestamp))) / 1000.0 AS duration
+    ((epoch_us(max(timestamp)) // 1000) - (epoch_us(min(timestamp)) // 1000)) / 1000.0 AS duration
   FROM keyed GROUP BY g0, sid
 )
 SELECT g0, count(*) AS m0, avg(CASE WHEN bounce THEN 1.0 ELSE 0.0 END) AS m1, avg(duration) AS m2 FROM s GROUP BY g0 ORDER BY m0 DESC, g0 LIMIT 101

@@ -9,7 +9,7 @@ WITH base AS (
 ),
 sa AS (
   SELECT *, CASE WHEN lag(timestamp) OVER (PARTITION BY uid ORDER BY timestamp ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) IS NULL THEN 1
-    WHEN epoch_ms(timestamp) - epoch_ms(lag(timestamp) OVER (PARTITION BY uid ORDER BY timestamp ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)) > 1800000 THEN 1 ELSE 0 END AS new_session
+    WHEN (epoch_us(timestamp) // 1000) - (epoch_us(lag(timestamp) OVER (PARTITION BY uid ORDER BY timestamp ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)) // 1000) > 1800000 THEN 1 ELSE 0 END AS new_session
   FROM base WHERE session_id IS NULL
 ),
 sb AS (
@@ -21,7 +21,7 @@ sb AS (
 ss AS (
   SELECT sid, min(uid) AS s_user, count(*) AS s_events,
     bool_and(name IN ('$error', '$experiment_exposure', '$heartbeat', '$impression', '$performance', '$scroll_depth', '$time_on_page', '$web_vitals', 'page_view')) AS s_bounce,
-    epoch_ms(min(timestamp)) AS s_start, epoch_ms(max(timestamp)) AS s_end, (epoch_ms(max(timestamp)) - epoch_ms(min(timestamp))) / 1000.0 AS s_duration,
+    (epoch_us(min(timestamp)) // 1000) AS s_start, (epoch_us(max(timestamp)) // 1000) AS s_end, ((epoch_us(max(timestamp)) // 1000) - (epoch_us(min(timestamp)) // 1000)) / 1000.0 AS s_duration,
     arg_min(path, timestamp) FILTER (WHERE name = 'page_view' AND path IS NOT NULL AND path <> '') AS s_entry,
     arg_max(path, timestamp) FILTER (WHERE name = 'page_view' AND path IS NOT NULL AND path <> '') AS s_exit,
     strftime(min(lts), '%Y-%m-%d') AS s_date
