@@ -22,7 +22,6 @@ import math
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -86,8 +85,10 @@ class DropBot(Exception):
         self.hit = hit
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(msgspec.Struct, frozen=True):
+    """What became of one event. (msgspec structs, like ``_Work``: one per event, and their
+    ``__init__`` is in C, where a frozen dataclass's sets each field through Python.)"""
+
     status: Literal["accepted", "duplicate", "invalid", "bot"]
     code: str | None = None
     message: str | None = None
@@ -98,15 +99,14 @@ class Outcome:
         return self.status != "invalid"
 
 
-@dataclass(slots=True)
-class _Work:
+class _Work(msgspec.Struct):
     draft: Draft
     ctx: RequestContext
     project: Project
     #: per request: what every event of the request shares, computed once (see the steps)
     shared: dict[str, Any]
-    properties: dict[str, Any] = field(default_factory=dict)
-    values: dict[str, Any] = field(default_factory=dict)
+    properties: dict[str, Any] = msgspec.field(default_factory=dict)
+    values: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
 _PROMOTED = frozenset(PROMOTED_PROPERTIES)
