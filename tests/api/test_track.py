@@ -162,6 +162,50 @@ def test_batch_rejects_bad_events_one_by_one_and_keeps_the_good(
     assert {r["name"] for r in stored(server, project["id"])} == {"page_view", "ok"}
 
 
+def test_batch_mixes_mcp_calls_and_page_views(
+    server: RunningServer, project: dict[str, Any]
+) -> None:
+    """An event is an MCP call when it carries any MCP field, even a null one; the others in
+    the same batch stay server events."""
+    call = {
+        "event": "$mcp_call",
+        "id": "call-1",
+        "user_id": "agent-1",
+        "primitive_type": "tool",
+        "primitive_name": "search_docs",
+        "latency_ms": 42,
+        "success": False,
+        "error": "timeout",
+    }
+    events = [
+        {"event": "page_view", "id": "pv-1", "anonymous_id": "v1", "properties": {"path": "/a"}},
+        call,
+        {"event": "$mcp_call", "id": "call-2", "user_id": "agent-2", "client": None},
+        {**call, "id": "call-3", "primitive_type": "widget"},
+    ]
+    r = httpx.post(
+        server.url + "/track/batch", json={"token": project["project_token"], "events": events}
+    )
+    assert r.status_code == 202
+    assert r.json()["count"] == 3
+    assert [(x["index"], x["error"]) for x in r.json()["rejected"]] == [(3, "INVALID_FIELD")]
+    rows = {row["event_id"]: row for row in stored(server, project["id"])}
+    assert sorted(rows) == ["call-1", "call-2", "pv-1"]
+    assert (rows["pv-1"]["source"], rows["pv-1"]["path"], rows["pv-1"]["primitive_type"]) == (
+        "server",
+        "/a",
+        None,
+    )
+    one = rows["call-1"]
+    assert (one["source"], one["primitive_type"], one["primitive_name"]) == (
+        "mcp",
+        "tool",
+        "search_docs",
+    )
+    assert (one["latency_ms"], one["success"], one["error"]) == (42.0, False, "timeout")
+    assert (rows["call-2"]["source"], rows["call-2"]["primitive_type"]) == ("mcp", None)
+
+
 def test_batch_limits_size_and_token(server: RunningServer, project: dict[str, Any]) -> None:
     token = project["project_token"]
     too_many = {"token": token, "events": [event("e") for _ in range(101)]}

@@ -60,25 +60,26 @@ async def track_batch(request: Request) -> Response:
         )
     if not events:
         return json_response({"ok": True, "queued": True, "count": 0, "rejected": []}, 202)
-    default_token = native.token_of(body)
-    tokens = {native.token_of(e) or default_token for e in events if isinstance(e, dict)}
-    tokens.discard(None)
-    if len(tokens) > 1:
-        raise ValidationError("all events in a batch must use the same token", code="INVALID_TOKEN")
     svc = services(request)
     ctx = request_context(request, svc)
-    project = _project(svc, ctx, next(iter(tokens), None))
     source = "browser" if native.looks_like_browser(ctx.headers) else "server"
+    default_token = native.token_of(body)
+    tokens = set()
     rejected: list[dict[str, Any]] = []
     drafts, positions = [], []
-    for index, event in enumerate(events):
+    for index, event in enumerate(events):  # one pass: the drafts and the tokens they name
         if not isinstance(event, dict):
             rejected.append(
                 {"index": index, "error": "INVALID_FIELD", "message": "event must be an object"}
             )
             continue
+        tokens.add(native.token_of(event) or default_token)
         drafts.append(native.draft(event, source=source))
         positions.append(index)
+    tokens.discard(None)
+    if len(tokens) > 1:
+        raise ValidationError("all events in a batch must use the same token", code="INVALID_TOKEN")
+    project = _project(svc, ctx, next(iter(tokens), None))
     outcomes = await svc.ingest.ingest(project, drafts, ctx)
     for index, outcome in zip(positions, outcomes, strict=True):
         if not outcome.ok:

@@ -22,7 +22,6 @@ import math
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -86,8 +85,10 @@ class DropBot(Exception):
         self.hit = hit
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(msgspec.Struct, frozen=True):
+    """What became of one event. (msgspec structs, like ``_Work``: one per event, and their
+    ``__init__`` is in C, where a frozen dataclass's sets each field through Python.)"""
+
     status: Literal["accepted", "duplicate", "invalid", "bot"]
     code: str | None = None
     message: str | None = None
@@ -98,26 +99,28 @@ class Outcome:
         return self.status != "invalid"
 
 
-@dataclass(slots=True)
-class _Work:
+class _Work(msgspec.Struct):
     draft: Draft
     ctx: RequestContext
     project: Project
     #: per request: what every event of the request shares, computed once (see the steps)
     shared: dict[str, Any]
-    properties: dict[str, Any] = field(default_factory=dict)
-    values: dict[str, Any] = field(default_factory=dict)
+    properties: dict[str, Any] = msgspec.field(default_factory=dict)
+    values: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
 _PROMOTED = frozenset(PROMOTED_PROPERTIES)
 _NOT_YET = object()
 
 
-def _per_request(work: _Work, key: str, compute: Callable[[], Any]) -> Any:
-    """``compute()``, once per request: its events share the answer (``_Work.shared``)."""
+def _per_request(work: _Work, key: str, compute: Callable[..., Any], *args: Any) -> Any:
+    """``compute(*args)``, once per request: its events share the answer (``_Work.shared``).
+
+    The function and its arguments rather than a closure: every event of a batch asks, and
+    making a closure each time cost more than the lookup."""
     value = work.shared.get(key, _NOT_YET)
     if value is _NOT_YET:
-        value = work.shared[key] = compute()
+        value = work.shared[key] = compute(*args)
     return value
 
 
@@ -298,7 +301,7 @@ class Ingestor:
         if work.draft.source != "browser":
             return
         ua = work.ctx.user_agent
-        bot = _per_request(work, "bot", lambda: classify_bot(ua))
+        bot = _per_request(work, "bot", classify_bot, ua)
         if bot is not None:
             raise DropBot(
                 BotHit(
@@ -310,14 +313,14 @@ class Ingestor:
                 )
             )
         if ua:
-            client = _per_request(work, "client", lambda: enrich.parse_user_agent(ua))
+            client = _per_request(work, "client", enrich.parse_user_agent, ua)
             work.values.update(browser=client.browser, os=client.os, device=client.device)
 
     def put_geo(self, work: _Work) -> None:
         if work.draft.source == "browser" or work.ctx.headers.get("cf-ipcountry"):
             ctx = work.ctx
             work.values["country"] = _per_request(
-                work, "country", lambda: self.geo.country(ctx.headers, ctx.client_ip)
+                work, "country", self.geo.country, ctx.headers, ctx.client_ip
             )
 
     def put_environment(self, work: _Work) -> None:
@@ -329,16 +332,15 @@ class Ingestor:
         v = work.values
         if v.get("anonymous_id") or v.get("user_id"):
             return
+        v["anonymous_id"] = _per_request(work, "visitor", self._visitor_id, work)
+
+    def _visitor_id(self, work: _Work) -> str:
         ctx = work.ctx
-        v["anonymous_id"] = _per_request(
-            work,
-            "visitor",
-            lambda: self.hasher.visitor_id(
-                work.project.id,
-                ctx.client_ip or "",
-                ctx.user_agent or "",
-                datetime.fromtimestamp(ctx.received_at / 1000).astimezone(),
-            ),
+        return self.hasher.visitor_id(
+            work.project.id,
+            ctx.client_ip or "",
+            ctx.user_agent or "",
+            datetime.fromtimestamp(ctx.received_at / 1000).astimezone(),
         )
 
     # the request ------------------------------------------------------------------------

@@ -18,6 +18,7 @@ MCP_FIELDS = (
     "result",
     "client",
 )
+_MCP_FIELDS = frozenset(MCP_FIELDS)
 
 
 def token_of(body: dict[str, Any]) -> Any:
@@ -26,7 +27,8 @@ def token_of(body: dict[str, Any]) -> Any:
 
 def draft(body: dict[str, Any], *, source: str) -> Draft:
     """One native event body as a Draft (unchecked: the pipeline validates)."""
-    mcp = {k: body[k] for k in MCP_FIELDS if k in body}
+    # most events are not MCP calls: one pass over the body's keys tells
+    mcp = {} if _MCP_FIELDS.isdisjoint(body) else {k: body[k] for k in MCP_FIELDS if k in body}
     props = body.get("properties")
     return Draft(
         name=body.get("event"),
