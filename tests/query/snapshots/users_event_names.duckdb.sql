@@ -15,7 +15,7 @@ base AS (
   SELECT ub.lts, ub.name, coalesce(ik.rk, ub.uk) AS uid, ub.n FROM ub LEFT JOIN ik ON ik.pk = ub.uk
 ),
 t AS (
-  SELECT name, epoch_ms(min(timestamp)) AS first_seen, epoch_ms(max(timestamp)) AS last_seen FROM events
+  SELECT name, (epoch_us(min(timestamp)) // 1000) AS first_seen, (epoch_us(max(timestamp)) // 1000) AS last_seen FROM events
   WHERE project_id = ? AND timestamp >= ? AND timestamp < ? GROUP BY name
 )
 SELECT c.*, t.first_seen, t.last_seen FROM (
