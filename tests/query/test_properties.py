@@ -104,7 +104,7 @@ def test_property_summaries_answer_as_the_raw_scan_through_every_stage(
     # nothing built: breakdowns by a key scan, and ask for it to be materialized
     assert compare(server, project) == 0
     assert store._wanted == {(project.id, "plan"), (project.id, "size")}
-    store._call(store._materialize_wanted)
+    store.fill_materialized()  # nothing counted yet: complete when listed
     assert store.materialized[project.id] == {"plan", "size"}
     assert compare(server, project) == 2 * len(PERIODS)
 
@@ -135,13 +135,23 @@ def test_property_summaries_answer_as_the_raw_scan_through_every_stage(
     assert events == paths
     assert compare(server, project) == 2 * len(PERIODS)
 
-    # a key materialized over events already counted: its rows are written at once
+    # a key materialized over events already counted: their rows are written a few hours
+    # of event time per step, and the key is read only once they all are
     store.materialize(project.id, "tier")
     store._call(store._materialize_wanted)
+    store._call(store._fill_step)
     [(tiers,)] = store.query("SELECT count(*) FROM property_values WHERE key = 'tier'").rows
     assert tiers > 0
+    assert "tier" not in store.materialized[project.id]
+    for period in PERIODS:
+        assert not properties.breakdown_sql(server.services.query.scope(project, period), "tier", 9)
+    store.fill_materialized()
+    scanned = QueryEngine(server.services.events, rollups=False)
     for period in PERIODS:
         assert properties.breakdown_sql(server.services.query.scope(project, period), "tier", 9)
+        assert reports.breakdown(
+            server.services.query, project, period, prop="tier", event=None, limit=50
+        ) == reports.breakdown(scanned, project, period, prop="tier", event=None, limit=50)
     assert compare(server, project) == 2 * len(PERIODS)
 
     # built from scratch at start-up
@@ -167,7 +177,7 @@ def test_at_most_a_few_keys_are_materialized_per_project(
     project, store, _ = summary_project(unlimited_server, "many")
     for i in range(stored.MAX_MATERIALIZED + 2):
         store.materialize(project.id, f"k{i}")
-    store._call(store._materialize_wanted)
+    store.fill_materialized()
     assert len(store.materialized[project.id]) == stored.MAX_MATERIALIZED
 
 

@@ -44,7 +44,7 @@ def test_a_restart_with_a_retention_deletes_the_same_days_everywhere(tmp_path: P
     try:
         store.append_table(events_table(events))
         store.materialize("p1", "plan")  # so that its values are kept, then expire too
-        store._call(store._materialize_wanted)
+        store.fill_materialized()
         bots = [
             BotHit(project_id="p1", timestamp=e.timestamp, category="ai_agent", actor="x", name="n")
             for e in events[::5]

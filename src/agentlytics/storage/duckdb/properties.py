@@ -17,11 +17,15 @@ need, both for exactly the events whose ``received_at`` is before one watermark
   materialized key reads these rows instead of every event's JSON.
 
 A key is materialized the first time a breakdown asks for it (``materialize``, at most
-``MAX_MATERIALIZED`` per project): its rows for every event already counted are written in
-the transaction that lists it, so from then on the writer counts it like the rest. Both
-tables are filled in the four places of the other summaries (``rollup.py``): the step that
-moves the watermark, the commit of late events, a bulk load's transaction, and the catch-up
-at start-up.
+``MAX_MATERIALIZED`` per project). Once listed, the writer counts it like the rest for every
+event it counts from then on; the rows of the events counted before (received before the
+watermark at listing, its ``mark``) are written by ``fill_step``, ``FILL_STEP`` of event time per
+transaction, newest first, between the writer's commits, so that a key found on
+every event of a large project does not hold ingest up for seconds. ``pending_before`` is the
+event time the key's past rows are still missing below; NULL once complete, and only then do
+readers use the key (``materialized``). Both tables are filled in the four places of the
+other summaries (``rollup.py``): the step that moves the watermark, the commit of late
+events, a bulk load's transaction, and the catch-up at start-up.
 """
 
 from __future__ import annotations
@@ -41,6 +45,9 @@ MATERIALIZED = "property_materialized"
 STATE = KEYS
 #: materialized keys per project: each costs a table row per (hour, event, value, user)
 MAX_MATERIALIZED = 8
+#: the event time one ``fill_step`` covers: a few hundred ms of the writer for a key on
+#: every event at ~200k events a day
+FILL_STEP = timedelta(hours=4)
 _EPOCH = datetime(1970, 1, 1)
 #: a key's JSON path, as ``Dialect.prop`` spells it for a literal key
 _PATH = "'$.\"' || m.key || '\"'"
@@ -116,43 +123,86 @@ def count_late(con: duckdb.DuckDBPyConnection, events: Sequence[Event]) -> None:
 
 
 def materialized(con: duckdb.DuckDBPyConnection) -> dict[str, frozenset[str]]:
-    """The materialized keys, per project."""
+    """The materialized keys whose past rows are complete, per project."""
     found: dict[str, set[str]] = {}
-    for project_id, key in con.execute(f"SELECT project_id, key FROM {MATERIALIZED}").fetchall():
+    rows = con.execute(
+        f"SELECT project_id, key FROM {MATERIALIZED} WHERE pending_before IS NULL"
+    ).fetchall()
+    for project_id, key in rows:
         found.setdefault(project_id, set()).add(key)
     return {p: frozenset(keys) for p, keys in found.items()}
 
 
-#: the project's events counted so far of the event names that have had the key (the
-#: summary of keys covers the same events): only their JSON is tested for the key
-_COUNTED = (
+def filling(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
+    """The (project, key) pairs listed whose past rows are still being written."""
+    rows = con.execute(
+        f"SELECT project_id, key FROM {MATERIALIZED} WHERE pending_before IS NOT NULL"
+    ).fetchall()
+    return {(p, k) for p, k in rows}
+
+
+#: the project's events of the event names that have had the key (the summary of keys covers
+#: the same events), received before the key's mark, in a span of event time: only their
+#: JSON is tested for the key
+_PAST = (
     f"e.project_id = ? AND e.name IN (SELECT DISTINCT name FROM {KEYS} "
-    "WHERE project_id = ? AND key = ?) AND e.received_at < ?"
+    "WHERE project_id = ? AND key = ?) AND e.received_at < ? "
+    "AND e.timestamp >= ? AND e.timestamp < ?"
 )
 
 
 def materialize(con: duckdb.DuckDBPyConnection, project_id: str, key: str) -> bool:
-    """List ``key`` (a checked property key) as materialized for the project, with the rows
-    of every event counted so far, in one transaction (in the writer: it waits meanwhile,
-    ~1-7 s for 10M events); False when the project has its ``MAX_MATERIALIZED`` keys
-    already."""
-    [(count,)] = con.execute(
-        f"SELECT count(*) FROM {MATERIALIZED} WHERE project_id = ?", [project_id]
-    ).fetchall()
-    if count >= MAX_MATERIALIZED:
+    """List ``key`` (a checked property key) as materialized for the project; its past rows
+    are left to ``fill_step``. False when it is listed already or the project has its
+    ``MAX_MATERIALIZED`` keys."""
+    listed = [
+        k
+        for (k,) in con.execute(
+            f"SELECT key FROM {MATERIALIZED} WHERE project_id = ?", [project_id]
+        ).fetchall()
+    ]
+    if key in listed or len(listed) >= MAX_MATERIALIZED:
         return False
-    con.execute("BEGIN")
-    try:
-        con.execute(f"INSERT INTO {MATERIALIZED} VALUES (?, ?)", [project_id, key])
-        con.execute(
-            values_sql("events", _COUNTED, "(SELECT ? AS project_id, ? AS key)"),
-            [project_id, key, project_id, project_id, key, _watermark(con)],
-        )
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+    mark = _watermark(con)
+    [(last,)] = con.execute(
+        "SELECT max(timestamp) FROM events WHERE project_id = ? AND received_at < ?",
+        [project_id, mark],
+    ).fetchall()
+    pending = None if last is None else last + timedelta(microseconds=1)
+    con.execute(f"INSERT INTO {MATERIALIZED} VALUES (?, ?, ?, ?)", [project_id, key, mark, pending])
     return True
+
+
+def fill_step(con: duckdb.DuckDBPyConnection) -> None:
+    """Write one ``FILL_STEP`` of past rows for every key being filled, each in its own
+    transaction."""
+    rows = con.execute(
+        f"SELECT project_id, key, mark, pending_before FROM {MATERIALIZED} "
+        "WHERE pending_before IS NOT NULL"
+    ).fetchall()
+    for project_id, key, mark, before in rows:
+        low = before - FILL_STEP
+        con.execute("BEGIN")
+        try:
+            con.execute(
+                values_sql("events", _PAST, "(SELECT ? AS project_id, ? AS key)"),
+                [project_id, key, project_id, project_id, key, mark, low, before],
+            )
+            # the next step starts at the newest event left (gaps cost nothing)
+            [(last,)] = con.execute(
+                "SELECT max(timestamp) FROM events "
+                "WHERE project_id = ? AND received_at < ? AND timestamp < ?",
+                [project_id, mark, low],
+            ).fetchall()
+            pending = None if last is None else last + timedelta(microseconds=1)
+            con.execute(
+                f"UPDATE {MATERIALIZED} SET pending_before = ? WHERE project_id = ? AND key = ?",
+                [pending, project_id, key],
+            )
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
 
 
 def _watermark(con: duckdb.DuckDBPyConnection) -> datetime:

@@ -144,6 +144,10 @@ MIGRATIONS: list[str] = [
     CREATE TABLE property_materialized (
         project_id VARCHAR NOT NULL,
         key VARCHAR NOT NULL,
+        -- the watermark when listed: the events received before it are filled in the
+        -- background, event time below pending_before still to do (NULL: complete)
+        mark TIMESTAMP NOT NULL,
+        pending_before TIMESTAMP,
         PRIMARY KEY (project_id, key)
     );
     INSERT INTO rollup_state VALUES ('property_hourly', TIMESTAMP '1970-01-01 00:00:00');

@@ -134,8 +134,10 @@ class DuckDBEventStore:
         #: the keys whose values they keep, per project (replaced, never changed in place)
         self.property_summaries = rollups
         self.materialized = properties.materialized(self._con) if rollups else {}
-        #: (project id, key) pairs asked to be materialized, for the writer's upkeep
+        #: (project id, key) pairs asked to be materialized, for the writer's upkeep, and
+        #: those listed whose past rows the upkeep is still writing
         self._wanted: set[tuple[str, str]] = set()
+        self._filling = properties.filling(self._con) if rollups else set()
         self._rollups = rollups
         self._watermark = rollup.watermark(self._con)
         if rollups:  # fragments of events counted before they existed (a one-time build)
@@ -176,7 +178,7 @@ class DuckDBEventStore:
 
     def _idle_wait(self) -> float:
         """How long the writer may wait for work before its upkeep is due."""
-        wait = 0.01 if self._behind or self._wanted else _MAINTAIN_EVERY_S
+        wait = 0.01 if self._behind or self._wanted or self._filling else _MAINTAIN_EVERY_S
         if self._pending or self._pending_bots:
             wait = min(wait, max(0.0, self._pending_since + self._apply_s - time.monotonic()))
         return wait
@@ -202,23 +204,59 @@ class DuckDBEventStore:
             self._behind = False
             log.exception("rollup upkeep failed; the rollup stays at %s", self._watermark)
         self._materialize_wanted()
+        self._fill_step()
 
     def materialize(self, project_id: str, key: str) -> None:
         """Ask for the values of a (checked) property key to be kept from now on
         (``properties.py``): the writer does it in its upkeep, without delaying this call."""
-        if self._rollups and key not in self.materialized.get(project_id, ()):
-            self._wanted.add((project_id, key))
+        wanted = (project_id, key)
+        complete = key in self.materialized.get(project_id, ())
+        if self._rollups and not complete and wanted not in self._filling:
+            self._wanted.add(wanted)
 
     def _materialize_wanted(self) -> None:
-        """Materialize the keys asked for (writer thread; a failure is logged)."""
+        """List the keys asked for (writer thread; a failure is logged). Journalled events
+        are applied first: every event received before the listing's mark is then stored,
+        for ``properties.fill_step`` to find."""
+        if self._wanted:
+            self._apply_pending()
+            if self._pending:  # not applied (logged): listing now could count some twice
+                return
         while self._wanted:
-            project_id, key = self._wanted.pop()
-            keys = self.materialized.get(project_id, frozenset())
+            wanted = self._wanted.pop()
             try:
-                if key not in keys and properties.materialize(self._con, project_id, key):
-                    self.materialized = {**self.materialized, project_id: keys | {key}}
+                if properties.materialize(self._con, *wanted):
+                    self._filling.add(wanted)
             except Exception:
-                log.exception("materializing property %r of %s failed", key, project_id)
+                log.exception("materializing property %r of %s failed", wanted[1], wanted[0])
+
+    def _fill_step(self) -> None:
+        """One step of writing the listed keys' past rows (writer thread); a key whose
+        step fails is left until the next start, and logged."""
+        if not self._filling:
+            return
+        try:
+            properties.fill_step(self._con)
+            left = properties.filling(self._con)
+        except Exception:
+            log.exception("materializing properties failed; retrying at the next start")
+            self._filling = set()
+            return
+        done, self._filling = self._filling - left, left
+        for project_id, key in done:
+            keys = self.materialized.get(project_id, frozenset())
+            self.materialized = {**self.materialized, project_id: keys | {key}}
+
+    def fill_materialized(self) -> None:
+        """Write the listed keys' past rows to the end now (for tests and loaders: the
+        writer does it on its own, a step at a time)."""
+
+        def fill() -> None:
+            self._materialize_wanted()
+            while self._filling:
+                self._fill_step()
+
+        self._call(fill)
 
     def advance_rollup(self, until: datetime) -> datetime:
         """Count every event received before ``until`` (naive UTC) into the rollup now
@@ -462,6 +500,11 @@ class DuckDBEventStore:
 
         def load() -> None:
             con = self._con
+            # a key being filled counts every stored event received before its mark, and
+            # the load counts its rows for every listed key: fills finish first, or loaded
+            # rows received before a mark would be counted twice
+            while self._filling:
+                self._fill_step()
             con.register("_bulk", table)
             con.execute("BEGIN")
             try:
