@@ -47,11 +47,18 @@ def whole_hours(scope: Scope) -> tuple[datetime, datetime] | None:
         for offset, until in spans
     ):
         return None
-    start, end = period.start_param, period.end_param
+    first, last = utc_hours(scope)
+    return (first, last) if first < last else None
+
+
+def utc_hours(scope: Scope) -> tuple[datetime, datetime]:
+    """The whole UTC hours inside the period, [first, last); empty (first = last) when the
+    period holds none."""
+    start, end = scope.period.start_param, scope.period.end_param
     first = start.replace(minute=0, second=0, microsecond=0)
     first += timedelta(hours=1) if first < start else timedelta(0)
     last = end.replace(minute=0, second=0, microsecond=0)
-    return (first, last) if first < last else None
+    return (first, last) if first < last else (start, start)
 
 
 #: how far back ``newest_first`` looks first, then next (hours before the period's last)

@@ -18,41 +18,18 @@ event name, a key that is not materialized, and other engines.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from agentlytics.query.build import Scope
+from agentlytics.query.fragments import utc_hours
+from agentlytics.query.users import name_filters, names_only
 
 _WATERMARK = "(SELECT watermark FROM rollup_state WHERE name = 'property_hourly')"
 _RAW_USER = "coalesce(e.user_id, e.anonymous_id)"
 
 
-def _hours(scope: Scope) -> tuple[datetime, datetime]:
-    """The whole UTC hours inside the period, [first, last); empty (first = last) when the
-    period holds none."""
-    start, end = scope.period.start_param, scope.period.end_param
-    first = start.replace(minute=0, second=0, microsecond=0)
-    first += timedelta(hours=1) if first < start else timedelta(0)
-    last = end.replace(minute=0, second=0, microsecond=0)
-    return (first, last) if first < last else (start, start)
-
-
-def _name_filters(scope: Scope, col: str) -> list[str]:
-    out = []
-    for f in scope.filters:
-        if f.op == "eq":
-            out.append(f"{col} = {scope.param(f.value)}")
-        else:
-            out.append(f"({col} IS NULL OR {col} <> {scope.param(f.value)})")
-    return out
-
-
 def _usable(scope: Scope) -> bool:
-    if not scope.property_summaries:
-        return False
-    return all(
-        f.field == "event" and f.op in ("eq", "neq") and isinstance(f.value, str)
-        for f in scope.filters
-    )
+    return scope.property_summaries and names_only(scope)
 
 
 def _union(
@@ -64,7 +41,7 @@ def _union(
     received since the watermark (three scans, so that each is pruned by the timestamp zone
     maps)."""
     p = scope.param
-    first, last = _hours(scope)
+    first, last = utc_hours(scope)
     start, end = scope.period.start_param, scope.period.end_param
 
     def raw(low: datetime, high: datetime, more: str = "") -> str:
@@ -73,7 +50,7 @@ def _union(
                 f"e.project_id = {p(scope.project_id)}",
                 f"e.timestamp >= {p(low)}",
                 f"e.timestamp < {p(high)}",
-                *_name_filters(scope, "e.name"),
+                *name_filters(scope, "e.name"),
                 *([where] if where else []),
             ]
         )
@@ -100,7 +77,7 @@ def keys_sql(scope: Scope) -> str | None:
                 f"r.project_id = {p(scope.project_id)}",
                 f"r.hour >= {p(first)}",
                 f"r.hour < {p(last)}",
-                *_name_filters(scope, "r.name"),
+                *name_filters(scope, "r.name"),
             ]
         )
         return f"SELECT r.name, r.key FROM property_hourly r WHERE {conds}"
@@ -125,7 +102,7 @@ def breakdown_sql(scope: Scope, key: str, limit: int) -> str | None:
                 f"r.key = {p(key)}",
                 f"r.hour >= {p(first)}",
                 f"r.hour < {p(last)}",
-                *_name_filters(scope, "r.name"),
+                *name_filters(scope, "r.name"),
             ]
         )
         return f"SELECT r.value AS g, r.uid, r.events AS n FROM property_values r WHERE {conds}"

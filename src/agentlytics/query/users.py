@@ -40,15 +40,21 @@ METRICS = frozenset({"event_count", "unique_users", "pageviews"})
 
 def usable(scope: Scope) -> tuple[datetime, datetime] | None:
     """The whole UTC hours the summary can answer for, when it can answer this scope."""
-    if not scope.user_hours or scope.dialect.shift_local is None:
+    if not scope.user_hours or scope.dialect.shift_local is None or not names_only(scope):
         return None
-    for f in scope.filters:
-        if f.field != "event" or f.op not in ("eq", "neq") or not isinstance(f.value, str):
-            return None
     return whole_hours(scope)
 
 
-def _name_filters(scope: Scope, col: str) -> list[str]:
+def names_only(scope: Scope) -> bool:
+    """Whether the scope's only filters are (in)equalities on the event name."""
+    return all(
+        f.field == "event" and f.op in ("eq", "neq") and isinstance(f.value, str)
+        for f in scope.filters
+    )
+
+
+def name_filters(scope: Scope, col: str) -> list[str]:
+    """The scope's filters on the event name (``usable`` admits no others) over ``col``."""
     out = []
     for f in scope.filters:
         if f.op == "eq":
@@ -69,7 +75,7 @@ def rows_cte(scope: Scope, hours: tuple[datetime, datetime]) -> str:
             f"r.project_id = {p(scope.project_id)}",
             f"r.hour >= {p(first)}",
             f"r.hour < {p(last)}",
-            *_name_filters(scope, "r.name"),
+            *name_filters(scope, "r.name"),
         ]
     )
 
@@ -79,7 +85,7 @@ def rows_cte(scope: Scope, hours: tuple[datetime, datetime]) -> str:
                 f"e.project_id = {p(scope.project_id)}",
                 f"e.timestamp >= {p(low)}",
                 f"e.timestamp < {p(high)}",
-                *_name_filters(scope, "e.name"),
+                *name_filters(scope, "e.name"),
             ]
         )
         return (
