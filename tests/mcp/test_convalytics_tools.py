@@ -124,10 +124,10 @@ async def test_the_environment_header_narrows_every_tool_to_one_environment(
         server.url,
         p["project_token"],
         [
-            {**page("/", "u1", "09:00:00"), **prod},
-            {**page("/docs", "u2", "09:01:00"), **prod},
-            {**page("/", "dev", "09:02:00"), **dev},
-            {**event("signup", user="dev", ts=f"{DAY}T09:03:00"), **dev},
+            {**page("/", "u1", "09:00:00", session="p1"), **prod},
+            {**page("/docs", "u2", "09:01:00", session="p2"), **prod},
+            {**page("/", "dev", "09:02:00", session="d1"), **dev},
+            {**event("signup", user="dev", session="d1", ts=f"{DAY}T09:03:00"), **dev},
         ],
     )
     span = {"project": p["id"], "since": SINCE, "until": UNTIL}
@@ -138,15 +138,20 @@ async def test_the_environment_header_narrows_every_tool_to_one_environment(
             views = await call(c, "pageviews_count", **span)
             custom = await call(c, "events_count", **span)
             pages = await call(c, "top_pages", **span)
+            # statements run side by side (QueryEngine.together): each sees the filter
+            stats = await call(
+                c, "analytics_overview", project=p["id"], since=str(SINCE), until=str(UNTIL)
+            )
         answers[env] = (
             views["pageviews"],
             custom["count"],
             [(x["path"], x["views"]) for x in pages["pages"]],
+            (stats["totals"]["total_events"], stats["sessions"]["total_sessions"]),
         )
     assert answers == {
-        None: (3, 1, [("/", 2), ("/docs", 1)]),
-        "production": (2, 0, [("/", 1), ("/docs", 1)]),
-        "Development": (1, 1, [("/", 1)]),
+        None: (3, 1, [("/", 2), ("/docs", 1)], (4, 3)),
+        "production": (2, 0, [("/", 1), ("/docs", 1)], (2, 2)),
+        "Development": (1, 1, [("/", 1)], (2, 1)),
     }
     bad = {"x-convalytics-environment": "staging"}
     async with connect(server.url, server.owner_key, extra=bad) as c:

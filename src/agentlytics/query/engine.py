@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextvars
 import math
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -21,6 +25,10 @@ from agentlytics.storage.ports import EventStore
 #: set by a surface whose every query is limited to one environment (the MCP server, from the
 #: ``x-convalytics-environment`` header): ``QueryEngine.scope`` adds the filter
 only_environment: ContextVar[str | None] = ContextVar("agentlytics_only_environment", default=None)
+
+
+#: where ``QueryEngine.together`` runs a request's reads beside its own thread
+_READERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="agentlytics-read")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +110,21 @@ class QueryEngine:
             self._identities.clear()
         self._identities[project_id] = (version, found)
         return found
+
+    def together(self, *calls: Callable[[], Any]) -> list[Any]:
+        """Run independent reads side by side where the store allows it (its
+        ``concurrent_reads``: DuckDB reads on separate cursors), else one after the other;
+        their results in order. A statement too small for DuckDB to spread over both cores
+        leaves one idle: two of them overlap instead (10M events: ``/insights``' four
+        statements ~196 -> ~157 ms over HTTP, ``/stats``' two ~204 -> ~189 ms). Each call
+        sees this thread's context (the MCP environment filter); a call made from a reader
+        thread runs its reads in place."""
+        inside = threading.current_thread().name.startswith("agentlytics-read")
+        if len(calls) < 2 or inside or not getattr(self.store, "concurrent_reads", False):
+            return [call() for call in calls]
+        futures = [_READERS.submit(contextvars.copy_context().run, c) for c in calls[1:]]
+        first = calls[0]()
+        return [first, *(f.result() for f in futures)]
 
     def fetch(self, scope: Scope, sql: str) -> list[dict[str, Any]]:
         rows = self.store.query(sql, scope.params)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 from agentlytics.model.project import Project
@@ -27,11 +28,12 @@ def _ratio(a: Any, b: Any) -> float:
 
 
 def stats(engine: QueryEngine, project: Project, period: Period, group_by: str) -> dict[str, Any]:
-    totals, series, events, truncated = activity(engine, project, period, group_by)
-    # the users are the period's users, counted once (above): the sessions' statement then
-    # needs no user resolution of every stored session (about a third of its time)
-    sessions = engine.one(
-        project, period, ["session_count", "bounce_rate", "avg_duration", "pageviews"]
+    # the users are the period's users, counted once (by activity): the sessions' statement
+    # then needs no user resolution of every stored session (about a third of its time)
+    session_metrics = ["session_count", "bounce_rate", "avg_duration", "pageviews"]
+    (totals, series, events, truncated), sessions = engine.together(
+        partial(activity, engine, project, period, group_by),
+        partial(engine.one, project, period, session_metrics),
     )
     return {
         "project": project.name,

@@ -85,6 +85,8 @@ _MS = timedelta(milliseconds=1)
 
 class DuckDBEventStore:
     dialect = "duckdb"
+    #: reads on separate cursors may run side by side (``QueryEngine.together``)
+    concurrent_reads = True
 
     def __init__(
         self,
