@@ -36,6 +36,7 @@ import argparse
 import asyncio
 import json
 import statistics
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -156,6 +157,30 @@ def scale_out_env(args: argparse.Namespace) -> dict[str, str]:
     return {f"AGENTLYTICS_{k.upper()}": v for k, v in urls.items() if v}
 
 
+def side_by_side(server: Any, call: Call, args: argparse.Namespace) -> tuple[float, float]:
+    """``--clients`` clients, each on its own connection, each sending ``call`` ``--runs``
+    times at once (as a dashboard's viewers would): the median latency in ms, and the
+    requests answered per second."""
+    samples: list[float] = []
+    lock = threading.Lock()
+
+    def client_loop() -> None:
+        with server.client(timeout=args.timeout) as client:
+            for _ in range(args.runs):
+                started = time.perf_counter()
+                client.request(call.method, call.path, params=call.params, json=call.body)
+                with lock:
+                    samples.append((time.perf_counter() - started) * 1000)
+
+    began = time.perf_counter()
+    threads = [threading.Thread(target=client_loop) for _ in range(args.clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return statistics.median(samples), len(samples) / (time.perf_counter() - began)
+
+
 def http_phase(args: argparse.Namespace, todo: list[Call]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     with (
@@ -175,6 +200,15 @@ def http_phase(args: argparse.Namespace, todo: list[Call]) -> dict[str, dict[str
             first = request()
             if first.status_code == 404 and "not found" in first.text.lower():
                 out[call.name] = {"status": 404}
+                continue
+            if args.clients > 1:
+                median, per_s = side_by_side(server, call, args)
+                out[call.name] = {"status": first.status_code, "http_ms": round(median, 1)}
+                out[call.name]["requests_per_s"] = round(per_s, 2)
+                console.print(
+                    f"  http  {call.name}: {median:.1f} ms, {per_s:.1f} requests/s "
+                    f"with {args.clients} clients ({first.status_code})"
+                )
                 continue
             median, _ = timed(request, args.runs)
             out[call.name] = {"status": first.status_code, "http_ms": round(median, 1)}
@@ -306,6 +340,9 @@ def main() -> None:
     parser.add_argument("--project", default="bench")
     parser.add_argument("--runs", type=int, default=5, help="timed runs after a warm-up")
     parser.add_argument("--timeout", type=float, default=120, help="per request, seconds")
+    parser.add_argument(
+        "--clients", type=int, default=1, help="concurrent clients per call (HTTP phase)"
+    )
     parser.add_argument("--only", default="", help="comma-separated substrings of call names")
     parser.add_argument("--skip-direct", action="store_true")
     parser.add_argument("--src", type=Path, help="run the server from this src/ tree (A/B)")

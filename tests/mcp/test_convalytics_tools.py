@@ -139,14 +139,15 @@ async def test_the_environment_header_narrows_every_tool_to_one_environment(
             custom = await call(c, "events_count", **span)
             pages = await call(c, "top_pages", **span)
             # statements run side by side (QueryEngine.together): each sees the filter
-            stats = await call(
-                c, "analytics_overview", project=p["id"], since=str(SINCE), until=str(UNTIL)
-            )
+            trend = await call(c, "insights", project=p["id"], period="90d")
         answers[env] = (
             views["pageviews"],
             custom["count"],
             [(x["path"], x["views"]) for x in pages["pages"]],
-            (stats["totals"]["total_events"], stats["sessions"]["total_sessions"]),
+            (
+                trend["metrics"]["total_events"]["current"],
+                trend["metrics"]["total_sessions"]["current"],
+            ),
         )
     assert answers == {
         None: (3, 1, [("/", 2), ("/docs", 1)], (4, 3)),

@@ -116,7 +116,7 @@ class QueryEngine:
         ``concurrent_reads``: DuckDB reads on separate cursors), else one after the other;
         their results in order. A statement too small for DuckDB to spread over both cores
         leaves one idle: two of them overlap instead (10M events: ``/insights``' four
-        statements ~196 -> ~157 ms over HTTP, ``/stats``' two ~204 -> ~189 ms). Each call
+        statements ~196 -> ~157 ms over HTTP, the same requests/s with 8 clients). Each call
         sees this thread's context (the MCP environment filter); a call made from a reader
         thread runs its reads in place."""
         inside = threading.current_thread().name.startswith("agentlytics-read")

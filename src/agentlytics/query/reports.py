@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from functools import partial
 from typing import Any
 
 from agentlytics.model.project import Project
@@ -28,12 +27,13 @@ def _ratio(a: Any, b: Any) -> float:
 
 
 def stats(engine: QueryEngine, project: Project, period: Period, group_by: str) -> dict[str, Any]:
-    # the users are the period's users, counted once (by activity): the sessions' statement
-    # then needs no user resolution of every stored session (about a third of its time)
-    session_metrics = ["session_count", "bounce_rate", "avg_duration", "pageviews"]
-    (totals, series, events, truncated), sessions = engine.together(
-        partial(activity, engine, project, period, group_by),
-        partial(engine.one, project, period, session_metrics),
+    totals, series, events, truncated = activity(engine, project, period, group_by)
+    # the users are the period's users, counted once (above): the sessions' statement then
+    # needs no user resolution of every stored session (about a third of its time). (Not
+    # side by side: the activity statement keeps both cores busy, and with 8 clients the
+    # pair answered ~5% fewer requests than one after the other; docs/performance.md.)
+    sessions = engine.one(
+        project, period, ["session_count", "bounce_rate", "avg_duration", "pageviews"]
     )
     return {
         "project": project.name,
