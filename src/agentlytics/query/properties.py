@@ -17,7 +17,6 @@ event name, a key that is not materialized, and other engines.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 
 from agentlytics.query.build import Scope
@@ -33,16 +32,25 @@ def _usable(scope: Scope) -> bool:
 
 
 def _union(
-    scope: Scope, stored: Callable[[datetime, datetime], str], events: str, where: str = ""
+    scope: Scope, stored: str, table: str, events: str, *, key: str | None = None, where: str = ""
 ) -> str:
-    """``stored(first, last)`` (the summary's rows of the whole hours) and the same shape
-    from the events not in it: ``events`` is the SELECT list over ``events e`` (and
-    ``where`` one more condition on them), given rows of the period's edges and those
-    received since the watermark (three scans, so that each is pruned by the timestamp zone
-    maps)."""
+    """The summary ``table``'s rows (``stored``, a SELECT list over ``r``; of ``key`` only,
+    when given) of the whole hours, and the same shape from the events not in it: ``events``
+    is the SELECT list over ``events e`` (and ``where`` one more condition on them), given
+    rows of the period's edges and those received since the watermark (three scans, so that
+    each is pruned by the timestamp zone maps)."""
     p = scope.param
     first, last = utc_hours(scope)
     start, end = scope.period.start_param, scope.period.end_param
+    summary = " AND ".join(
+        [
+            f"r.project_id = {p(scope.project_id)}",
+            *([f"r.key = {p(key)}"] if key is not None else []),
+            f"r.hour >= {p(first)}",
+            f"r.hour < {p(last)}",
+            *name_filters(scope, "r.name"),
+        ]
+    )
 
     def raw(low: datetime, high: datetime, more: str = "") -> str:
         conds = " AND ".join(
@@ -57,7 +65,7 @@ def _union(
         return f"  SELECT {events} FROM events e WHERE {conds}{more}\n"
 
     return (
-        f"  {stored(first, last)}\n"
+        f"  SELECT {stored} FROM {table} r WHERE {summary}\n"
         f"  UNION ALL\n{raw(start, first)}"
         f"  UNION ALL\n{raw(last, end)}"
         f"  UNION ALL\n{raw(first, last, f' AND e.received_at >= {_WATERMARK}')}"
@@ -69,20 +77,12 @@ def keys_sql(scope: Scope) -> str | None:
     None when the summary cannot answer."""
     if not _usable(scope):
         return None
-    p = scope.param
-
-    def stored(first: datetime, last: datetime) -> str:
-        conds = " AND ".join(
-            [
-                f"r.project_id = {p(scope.project_id)}",
-                f"r.hour >= {p(first)}",
-                f"r.hour < {p(last)}",
-                *name_filters(scope, "r.name"),
-            ]
-        )
-        return f"SELECT r.name, r.key FROM property_hourly r WHERE {conds}"
-
-    rows = _union(scope, stored, "e.name, unnest(try(json_keys(e.properties))) AS key")
+    rows = _union(
+        scope,
+        "r.name, r.key",
+        "property_hourly",
+        "e.name, unnest(try(json_keys(e.properties))) AS key",
+    )
     return f"SELECT DISTINCT name, key FROM (\n{rows}) AS k ORDER BY name, key"
 
 
@@ -95,24 +95,14 @@ def breakdown_sql(scope: Scope, key: str, limit: int) -> str | None:
         return None
     F, p = scope.dialect, scope.param
 
-    def stored(first: datetime, last: datetime) -> str:
-        conds = " AND ".join(
-            [
-                f"r.project_id = {p(scope.project_id)}",
-                f"r.key = {p(key)}",
-                f"r.hour >= {p(first)}",
-                f"r.hour < {p(last)}",
-                *name_filters(scope, "r.name"),
-            ]
-        )
-        return f"SELECT r.value AS g, r.uid, r.events AS n FROM property_values r WHERE {conds}"
-
     assert F.may_have_key is not None  # the JSON that cannot hold the key is not parsed
     rows = _union(
         scope,
-        stored,
+        "r.value AS g, r.uid, r.events AS n",
+        "property_values",
         f"{F.prop('e.properties', key)} AS g, {_RAW_USER} AS uid, 1 AS n",
-        F.may_have_key("e.properties", key),
+        key=key,
+        where=F.may_have_key("e.properties", key),
     )
     user, join = "v.uid", ""
     if scope.identities:
