@@ -42,7 +42,8 @@ from agentlytics.ingest.privacy import VisitorHasher
 from agentlytics.model.event import BotHit, Event
 from agentlytics.model.project import Project
 from agentlytics.settings import Settings, load_settings
-from agentlytics.storage.duckdb.store import DuckDBEventStore, events_table
+from agentlytics.storage.arrow import events_table
+from agentlytics.storage.duckdb.store import DuckDBEventStore
 from bench._server import BENCH_KEY
 from bench._traffic import DAY_MS, DayPlan, Population, Request, expand
 

@@ -40,7 +40,7 @@ def main() -> None:
             store._call(store._materialize_wanted)
             steps: list[float] = []
             begun = time.perf_counter()
-            while (project, key) in store._filling:
+            while (project, key) in store._keys.filling:
                 if time.perf_counter() - begun > args.max_seconds:
                     console.print(f"[yellow]{key}: stopped after {args.max_seconds:.0f} s[/yellow]")
                     break

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from agentlytics.storage.duckdb.store import events_table
+from agentlytics.storage.arrow import events_table
 from bench._traffic import Population, Request, expand
 from bench.datagen import make_ingestor, to_events
 from tests.conftest import RunningServer

@@ -103,7 +103,7 @@ def test_property_summaries_answer_as_the_raw_scan_through_every_stage(
 
     # nothing built: breakdowns by a key scan, and ask for it to be materialized
     assert compare(server, project) == 0
-    assert store._wanted == {(project.id, "plan"), (project.id, "size")}
+    assert store._keys.wanted == {(project.id, "plan"), (project.id, "size")}
     store.fill_materialized()  # nothing counted yet: complete when listed
     assert store.materialized[project.id] == {"plan", "size"}
     assert compare(server, project) == 2 * len(PERIODS)

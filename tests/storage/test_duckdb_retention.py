@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from agentlytics.model.event import BotHit, Event
-from agentlytics.storage.duckdb.store import EXPIRING, DuckDBEventStore, events_table
+from agentlytics.storage.arrow import events_table
+from agentlytics.storage.duckdb.store import EXPIRING, DuckDBEventStore
 
 
 def _event(i: int, at: datetime) -> Event:

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from agentlytics.model.event import Event
-from agentlytics.storage.duckdb.store import DuckDBEventStore, events_table
+from agentlytics.storage.arrow import events_table
+from agentlytics.storage.duckdb.store import DuckDBEventStore
 
 VALUES = (
     "SELECT value, sum(events) FROM property_values WHERE key = 'plan' GROUP BY value "

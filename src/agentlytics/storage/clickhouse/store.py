@@ -21,13 +21,13 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import clickhouse_connect
-import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 from clickhouse_connect import common as ch_common
 from clickhouse_connect.driver.binding import quote_identifier
 
-from agentlytics.model.event import EVENT_COLUMNS, BotHit, Event, Identity
+from agentlytics.model.event import BotHit, Event, Identity
+from agentlytics.storage.arrow import event_schema, events_table
 from agentlytics.storage.clickhouse.params import bind
 from agentlytics.storage.clickhouse.schema import apply_retention, migrate
 from agentlytics.storage.dedupe import RecentIds, id_key
@@ -59,17 +59,7 @@ ch_common.set_setting("autogenerate_session_id", False)
 _TS = pa.timestamp("ms", tz="UTC")
 
 
-def _arrow_type(column: str) -> pa.DataType:
-    if column in ("timestamp", "received_at"):
-        return _TS
-    if column == "latency_ms":
-        return pa.float64()
-    if column == "success":
-        return pa.bool_()
-    return pa.string()
-
-
-_EVENT_SCHEMA = pa.schema([(c, _arrow_type(c)) for c in EVENT_COLUMNS])
+_EVENT_SCHEMA = event_schema(_TS)
 _BOT_SCHEMA = pa.schema(
     [
         ("project_id", pa.string()),
@@ -180,7 +170,9 @@ class ClickHouseEventStore:
                     fresh.append(event)
             client = self._writer_client
             if fresh:
-                client.insert_arrow("events", _events_table(fresh), settings=INSERT_SETTINGS)
+                client.insert_arrow(
+                    "events", events_table(fresh, _EVENT_SCHEMA), settings=INSERT_SETTINGS
+                )
             bots = [b for w in group for b in w.bots]
             if bots:
                 client.insert_arrow("bot_hits", _bots_table(bots), settings=INSERT_SETTINGS)
@@ -318,12 +310,6 @@ def _wall_clock(row: Sequence[Any], columns: list[int]) -> tuple[Any, ...]:
 
 def _utc_date(ms: int) -> date:
     return datetime.fromtimestamp(ms / 1000, UTC).date()
-
-
-def _events_table(events: Sequence[Event]) -> pa.Table:
-    columns = zip(*(msgspec.structs.astuple(e) for e in events), strict=True)
-    arrays = [pa.array(c, type=f.type) for c, f in zip(columns, _EVENT_SCHEMA, strict=True)]
-    return pa.Table.from_arrays(arrays, schema=_EVENT_SCHEMA)
 
 
 _KEY_SEP = "\x1f"

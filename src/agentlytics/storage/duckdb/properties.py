@@ -19,17 +19,20 @@ need, both for exactly the events whose ``received_at`` is before one watermark
 A key is materialized the first time a breakdown asks for it (``materialize``, at most
 ``MAX_MATERIALIZED`` per project). Once listed, the writer counts it like the rest for every
 event it counts from then on; the rows of the events counted before (received before the
-watermark at listing, its ``mark``) are written by ``fill_step``, ``FILL_STEP`` of event time per
-transaction, newest first, between the writer's commits, so that a key found on
-every event of a large project does not hold ingest up for seconds. ``pending_before`` is the
-event time the key's past rows are still missing below; NULL once complete, and only then do
-readers use the key (``materialized``). Both tables are filled in the four places of the
-other summaries (``rollup.py``): the step that moves the watermark, the commit of late
-events, a bulk load's transaction, and the catch-up at start-up.
+watermark at listing, its ``mark``) are written by ``fill_step``, a span of event time per
+transaction (``FILL_STEP``, adapted to how long a step takes), newest first, between the
+writer's commits, so that a key found on every event of a large project does not hold ingest
+up for seconds. ``pending_before`` is the event time the key's past rows are still missing
+below; NULL once complete, and only then do readers use the key (``materialized``). Both
+tables are filled in the four places of the other summaries (``rollup.py``): the step that
+moves the watermark, the commit of late events, a bulk load's transaction, and the catch-up
+at start-up.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,6 +41,8 @@ import duckdb
 
 from agentlytics.model.event import Event
 
+log = logging.getLogger(__name__)
+
 KEYS = "property_hourly"
 VALUES = "property_values"
 MATERIALIZED = "property_materialized"
@@ -45,9 +50,12 @@ MATERIALIZED = "property_materialized"
 STATE = KEYS
 #: materialized keys per project: each costs a table row per (hour, event, value, user)
 MAX_MATERIALIZED = 8
-#: the event time one ``fill_step`` covers: a few hundred ms of the writer for a key on
-#: every event at ~200k events a day
+#: the event time a ``fill_step`` covers at first; ``Materializer`` doubles it after a step
+#: shorter than ``FILL_STEP_MS[0]`` and halves it after one longer than ``FILL_STEP_MS[1]``
+#: (a step has a fixed cost of a few tens of ms: a sparse past goes in fewer of them)
 FILL_STEP = timedelta(hours=4)
+FILL_STEP_MS = (40.0, 150.0)
+_FILL_SPANS = (timedelta(minutes=15), timedelta(days=1))
 _EPOCH = datetime(1970, 1, 1)
 #: a key's JSON path, as ``Dialect.prop`` spells it for a literal key
 _PATH = "'$.\"' || m.key || '\"'"
@@ -173,15 +181,15 @@ def materialize(con: duckdb.DuckDBPyConnection, project_id: str, key: str) -> bo
     return True
 
 
-def fill_step(con: duckdb.DuckDBPyConnection) -> None:
-    """Write one ``FILL_STEP`` of past rows for every key being filled, each in its own
-    transaction."""
+def fill_step(con: duckdb.DuckDBPyConnection, span: timedelta = FILL_STEP) -> None:
+    """Write ``span`` of event time of past rows for every key being filled, each in its
+    own transaction."""
     rows = con.execute(
         f"SELECT project_id, key, mark, pending_before FROM {MATERIALIZED} "
         "WHERE pending_before IS NOT NULL"
     ).fetchall()
     for project_id, key, mark, before in rows:
-        low = before - FILL_STEP
+        low = before - span
         con.execute("BEGIN")
         try:
             con.execute(
@@ -208,3 +216,58 @@ def fill_step(con: duckdb.DuckDBPyConnection) -> None:
 def _watermark(con: duckdb.DuckDBPyConnection) -> datetime:
     [(mark,)] = con.execute("SELECT watermark FROM rollup_state WHERE name = ?", [STATE]).fetchall()
     return mark  # type: ignore[no-any-return]
+
+
+class Materializer:
+    """The writer's account of the materialized keys: those complete (``ready``, which
+    readers use; replaced, never changed in place, so any thread may read it), those asked
+    for (``wanted``) and those listed whose past is still being written (``filling``)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, enabled: bool) -> None:
+        self.enabled = enabled
+        self.ready = materialized(con) if enabled else {}
+        self.wanted: set[tuple[str, str]] = set()
+        self.filling = filling(con) if enabled else set()
+        self.span = FILL_STEP
+
+    def ask(self, project_id: str, key: str) -> None:
+        """Ask for a (checked) key, unless it is complete or being filled already."""
+        wanted = (project_id, key)
+        complete = key in self.ready.get(project_id, ())
+        if self.enabled and not complete and wanted not in self.filling:
+            self.wanted.add(wanted)
+
+    def list_wanted(self, con: duckdb.DuckDBPyConnection) -> None:
+        """List the keys asked for (writer thread, every event received before the
+        listing's mark stored; a failure is logged)."""
+        while self.wanted:
+            wanted = self.wanted.pop()
+            try:
+                if materialize(con, *wanted):
+                    self.filling.add(wanted)
+            except Exception:
+                log.exception("materializing property %r of %s failed", wanted[1], wanted[0])
+
+    def step(self, con: duckdb.DuckDBPyConnection) -> None:
+        """One ``fill_step`` (writer thread); the keys it completes become ``ready``. On a
+        failure (logged) the fills are left until the next start."""
+        if not self.filling:
+            return
+        started = time.perf_counter()
+        try:
+            fill_step(con, self.span)
+            left = filling(con)
+        except Exception:
+            log.exception("materializing properties failed; retrying at the next start")
+            self.filling = set()
+            return
+        ms = (time.perf_counter() - started) * 1000
+        low, high = _FILL_SPANS
+        if ms < FILL_STEP_MS[0]:
+            self.span = min(self.span * 2, high)
+        elif ms > FILL_STEP_MS[1]:
+            self.span = max(self.span / 2, low)
+        done, self.filling = self.filling - left, left
+        for project_id, key in done:
+            keys = self.ready.get(project_id, frozenset())
+            self.ready = {**self.ready, project_id: keys | {key}}

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import operator
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -35,7 +34,8 @@ import msgspec
 import pyarrow as pa
 from msgspec.structs import astuple
 
-from agentlytics.model.event import EVENT_COLUMNS, BotHit, Event, Identity
+from agentlytics.model.event import BotHit, Event, Identity
+from agentlytics.storage.arrow import events_table
 from agentlytics.storage.dedupe import RecentIds, id_key
 from agentlytics.storage.duckdb import properties, rollup
 from agentlytics.storage.duckdb.schema import migrate
@@ -45,7 +45,6 @@ from agentlytics.storage.writer import GroupWriter, Outcome, Write, mark_new
 
 log = logging.getLogger(__name__)
 
-_TS_COLUMNS = {"timestamp", "received_at"}
 _MAINTAIN_EVERY_S = 30.0  # rollup upkeep at least this often
 #: journalled events are applied to DuckDB once this many have gathered (or ``apply_ms``)
 APPLY_ROWS = 20_000
@@ -67,18 +66,6 @@ _encode = msgspec.msgpack.Encoder().encode
 _decode_frame = msgspec.msgpack.Decoder(tuple[list[Event], list[BotHit]]).decode
 
 
-def _arrow_type(column: str) -> pa.DataType:
-    if column in _TS_COLUMNS:
-        return pa.timestamp("ms")
-    if column == "latency_ms":
-        return pa.float64()
-    if column == "success":
-        return pa.bool_()
-    return pa.string()
-
-
-#: the events table's columns as Arrow types, for bulk loads
-EVENT_SCHEMA = pa.schema([(c, _arrow_type(c)) for c in EVENT_COLUMNS])
 _EPOCH = datetime(1970, 1, 1)
 _MS = timedelta(milliseconds=1)
 
@@ -132,14 +119,10 @@ class DuckDBEventStore:
         self.activity_days = rollups
         #: whether user counts may read the hourly users (``users.py``)
         self.user_hours = rollups
-        #: whether property reads may read the property summaries (``properties.py``), and
-        #: the keys whose values they keep, per project (replaced, never changed in place)
+        #: whether property reads may read the property summaries (``properties.py``); the
+        #: keys whose values they keep are ``materialized``
         self.property_summaries = rollups
-        self.materialized = properties.materialized(self._con) if rollups else {}
-        #: (project id, key) pairs asked to be materialized, for the writer's upkeep, and
-        #: those listed whose past rows the upkeep is still writing
-        self._wanted: set[tuple[str, str]] = set()
-        self._filling = properties.filling(self._con) if rollups else set()
+        self._keys = properties.Materializer(self._con, rollups)
         self._rollups = rollups
         self._watermark = rollup.watermark(self._con)
         if rollups:  # fragments of events counted before they existed (a one-time build)
@@ -180,7 +163,8 @@ class DuckDBEventStore:
 
     def _idle_wait(self) -> float:
         """How long the writer may wait for work before its upkeep is due."""
-        wait = 0.01 if self._behind or self._wanted or self._filling else _MAINTAIN_EVERY_S
+        keys = self._keys
+        wait = 0.01 if self._behind or keys.wanted or keys.filling else _MAINTAIN_EVERY_S
         if self._pending or self._pending_bots:
             wait = min(wait, max(0.0, self._pending_since + self._apply_s - time.monotonic()))
         return wait
@@ -208,46 +192,29 @@ class DuckDBEventStore:
         self._materialize_wanted()
         self._fill_step()
 
+    @property
+    def materialized(self) -> dict[str, frozenset[str]]:
+        """The property keys whose values the summaries keep, per project."""
+        return self._keys.ready
+
     def materialize(self, project_id: str, key: str) -> None:
         """Ask for the values of a (checked) property key to be kept from now on
         (``properties.py``): the writer does it in its upkeep, without delaying this call."""
-        wanted = (project_id, key)
-        complete = key in self.materialized.get(project_id, ())
-        if self._rollups and not complete and wanted not in self._filling:
-            self._wanted.add(wanted)
+        self._keys.ask(project_id, key)
 
     def _materialize_wanted(self) -> None:
-        """List the keys asked for (writer thread; a failure is logged). Journalled events
-        are applied first: every event received before the listing's mark is then stored,
-        for ``properties.fill_step`` to find."""
-        if self._wanted:
+        """List the keys asked for (writer thread). Journalled events are applied first:
+        every event received before the listing's mark is then stored, for
+        ``properties.fill_step`` to find."""
+        if self._keys.wanted:
             self._apply_pending()
             if self._pending:  # not applied (logged): listing now could count some twice
                 return
-        while self._wanted:
-            wanted = self._wanted.pop()
-            try:
-                if properties.materialize(self._con, *wanted):
-                    self._filling.add(wanted)
-            except Exception:
-                log.exception("materializing property %r of %s failed", wanted[1], wanted[0])
+        self._keys.list_wanted(self._con)
 
     def _fill_step(self) -> None:
-        """One step of writing the listed keys' past rows (writer thread); a key whose
-        step fails is left until the next start, and logged."""
-        if not self._filling:
-            return
-        try:
-            properties.fill_step(self._con)
-            left = properties.filling(self._con)
-        except Exception:
-            log.exception("materializing properties failed; retrying at the next start")
-            self._filling = set()
-            return
-        done, self._filling = self._filling - left, left
-        for project_id, key in done:
-            keys = self.materialized.get(project_id, frozenset())
-            self.materialized = {**self.materialized, project_id: keys | {key}}
+        """One step of writing the listed keys' past rows (writer thread)."""
+        self._keys.step(self._con)
 
     def fill_materialized(self) -> None:
         """Write the listed keys' past rows to the end now (for tests and loaders: the
@@ -255,7 +222,7 @@ class DuckDBEventStore:
 
         def fill() -> None:
             self._materialize_wanted()
-            while self._filling:
+            while self._keys.filling:
                 self._fill_step()
 
         self._call(fill)
@@ -505,7 +472,7 @@ class DuckDBEventStore:
             # a key being filled counts every stored event received before its mark, and
             # the load counts its rows for every listed key: fills finish first, or loaded
             # rows received before a mark would be counted twice
-            while self._filling:
+            while self._keys.filling:
                 self._fill_step()
             con.register("_bulk", table)
             con.execute("BEGIN")
@@ -620,19 +587,3 @@ def _event_rows(events: Sequence[Event]) -> list[list[Any]]:
 
 def _bot_row(bot: BotHit) -> tuple[Any, ...]:
     return (bot.project_id, _EPOCH + _MS * bot.timestamp, bot.category, bot.actor, bot.name)
-
-
-_COLUMN_OF = [operator.attrgetter(f.name) for f in EVENT_SCHEMA]
-
-
-def events_table(events: Sequence[Event]) -> pa.Table:
-    """Events as an Arrow table in ``EVENT_SCHEMA``, a column at a time (one list per column
-    rather than a tuple per event: as fast, and without a burst of thousands of tracked
-    objects that set off garbage collections)."""
-    return pa.Table.from_arrays(
-        [
-            pa.array(list(map(get, events)), type=f.type)
-            for get, f in zip(_COLUMN_OF, EVENT_SCHEMA, strict=True)
-        ],
-        schema=EVENT_SCHEMA,
-    )
