@@ -97,7 +97,11 @@ class Fragments:
 
     ``resolve``: ``uid`` is the identity-resolved user on every row (else only where the
     inactivity rule or a user filter needs it). ``since`` (an hour): only the sessions that
-    start from then on.
+    start from then on. ``totals``: only what session counts and sums need (no entry and exit
+    pages), and ``parts()`` keyed by the session id's hash ``sk`` instead of the id: the
+    fragments without a session id then carry no page columns through the inactivity rule's
+    window (which the engine cannot prune), and the split sessions are grouped by an integer
+    (a collision of two sessions' hashes would merge them, as it would in ``rk``).
     """
 
     def __init__(
@@ -107,19 +111,33 @@ class Fragments:
         *,
         resolve: bool = True,
         since: datetime | None = None,
+        totals: bool = False,
     ) -> None:
         self.scope = scope
         self.first, self.last = hours
         self.resolve = resolve or bool(scope.filters)
         self.since = since if since is not None and since > self.first else None
+        if totals and self.since is not None:
+            raise ValueError("session totals are over the whole period: no since")
+        self.totals = totals
+        #: the column ``parts()`` rows are merged by
+        self.key = "sk" if totals else "sid"
+        self._pages = "" if totals else ", entry_ts, entry, exit_ts, exit"
 
     def _stored(self, low: datetime, high: datetime, cond: str) -> str:
         p = self.scope.param
         return (
-            "SELECT hour, sid, uid, t0, t1, events AS n, pageviews AS pv, active, entry_ts, "
-            f"entry, exit_ts, exit FROM session_hourly r WHERE r.project_id = "
+            f"SELECT hour, {self.key}, uid, t0, t1, events AS n, pageviews AS pv, active"
+            f"{self._pages} FROM session_hourly r WHERE r.project_id = "
             f"{p(self.scope.project_id)} AND r.hour >= {p(low)} AND r.hour < {p(high)} AND {cond}"
         )
+
+    def _rows(self, relation: str, where: str = "") -> str:
+        """Rows of ``fraw`` or ``fn`` (which hold session ids, not their hashes) in the
+        columns ``_stored`` reads."""
+        if not self.totals:
+            return f"SELECT * FROM {relation}{where}"
+        return f"SELECT hour, hash(sid) AS sk, uid, t0, t1, n, pv, active FROM {relation}{where}"
 
     def _resolved(self, rows: str, always: bool = False) -> str:
         """``rows`` (a subquery) with ``uid`` resolved when asked, and the user filter."""
@@ -167,7 +185,7 @@ class Fragments:
         # ``sk`` is NULL exactly where ``sid`` is, and cheaper to test than the plain ids
         nulls = self._resolved(
             f"{self._stored(first, last, 'r.sk IS NULL')} "
-            "UNION ALL SELECT * FROM fraw WHERE sid IS NULL",
+            f"UNION ALL {self._rows('fraw', ' WHERE sid IS NULL')}",
             always=True,
         )
         window = "(PARTITION BY uid ORDER BY t0 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
@@ -184,7 +202,7 @@ class Fragments:
             f"  FROM ({nulls}) AS n\n)",
             f"fn AS (\n  SELECT hour, uid || '~' || "
             f"{F.to_text(f'sum(new_session) OVER {window}')} AS sid, uid, t0, t1, n, pv, "
-            "active, entry_ts, entry, exit_ts, exit FROM fa\n)",
+            f"active{self._pages} FROM fa\n)",
         ]
         if self.since is not None:
             since = self.since
@@ -221,16 +239,18 @@ class Fragments:
         split = self._stored(low, self.last, "r.sk IS NOT NULL AND NOT r.whole")
         extended = self._stored(low, self.last, "r.whole AND r.sk IN (SELECT sk FROM rk)")
         stored = f"{split} UNION ALL {extended}"
-        rows = self._resolved(f"{stored} UNION ALL SELECT * FROM fraw WHERE sid IS NOT NULL")
-        return self._later(f"{rows} UNION ALL SELECT * FROM fn")
+        rows = self._resolved(f"{stored} UNION ALL {self._rows('fraw', ' WHERE sid IS NOT NULL')}")
+        return self._later(f"{rows} UNION ALL {self._rows('fn')}")
 
 
 def fragments(
-    scope: Scope, *, resolve: bool = True, since: datetime | None = None
+    scope: Scope, *, resolve: bool = True, since: datetime | None = None, totals: bool = False
 ) -> Fragments | None:
     """The scope's sessions from the fragments, or None: scan the events instead."""
     hours = usable(scope)
-    return None if hours is None else Fragments(scope, hours, resolve=resolve, since=since)
+    if hours is None:
+        return None
+    return Fragments(scope, hours, resolve=resolve, since=since, totals=totals)
 
 
 def session_rows(fr: Fragments) -> str:
@@ -288,7 +308,7 @@ def session_sums(fr: Fragments) -> str:
         "  UNION ALL\n"
         "  SELECT count(*), count(*) FILTER (WHERE active = 0), sum(ms), sum(n), sum(pv) FROM (\n"
         f"    SELECT sum(active) AS active, {ms('max(t1)')} - {ms('min(t0)')} AS ms, sum(n) AS n, "
-        f"sum(pv) AS pv FROM ({parts}) AS m GROUP BY sid\n  ) AS g\n)"
+        f"sum(pv) AS pv FROM ({parts}) AS m GROUP BY {fr.key}\n  ) AS g\n)"
     )
 
 
@@ -300,11 +320,12 @@ def session_totals_sql(scope: Scope, spec: QuerySpec) -> str | None:
         return None
     if not all(METRICS[m].level == "session" or m in _FROM_SESSIONS for m in spec.metrics):
         return None
-    fr = fragments(scope, resolve="unique_users" in spec.metrics)
+    sums = all(m in _SUMS for m in spec.metrics)
+    fr = fragments(scope, resolve="unique_users" in spec.metrics, totals=sums)
     if fr is None:
         return None
     ctes = fr.ctes()
-    if all(m in _SUMS for m in spec.metrics):
+    if sums:
         sums = session_sums(fr)
         measures = ", ".join(f"{_SUMS[m]} AS m{i}" for i, m in enumerate(spec.metrics))
         return f"WITH {ctes},\n{sums}\nSELECT {measures} FROM t"
