@@ -111,14 +111,30 @@ def rows_cte(scope: Scope, hours: tuple[datetime, datetime]) -> str:
             *name_filters(scope, "r.name"),
         ]
     )
-    lookup = f"d.project_id = {p(scope.project_id)} AND d.uk = hash(ev.uid) AND d.uid = ev.uid"
-    return (
+    rows = (
         f"{ev},\nub AS (\n"
         f"  SELECT {local('r.hour')} AS lts, r.name, r.num AS u, CAST(NULL AS VARCHAR) AS rid, "
         f"r.events AS n FROM user_hourly r WHERE {stored}\n"
         "  UNION ALL\n"
-        "  SELECT ev.lts, ev.name, d.num, CASE WHEN d.num IS NULL THEN ev.uid END, 1 "
-        f"FROM ev LEFT JOIN user_numbers d ON {lookup})"
+        "  SELECT ev.lts, ev.name, l.num, CASE WHEN l.num IS NULL THEN ev.uid END, 1 "
+    )
+    return f"{rows}FROM ev LEFT JOIN (\n{_lookup(scope)}\n  ) AS l ON l.uid = ev.uid)"
+
+
+def _lookup(scope: Scope) -> str:
+    """The numbers of the edge events' ids (``ev``): by the lookup key, the id compared, and
+    the few ids without a key by the id. ``uid = uid`` (true for every id; a NULL id has no
+    number anyway) makes DuckDB estimate the ids few, so that it hashes them and filters the
+    scan of the numbers by them (a Bloom filter on ``uk``) instead of hashing the project's
+    every number (~50 ms more at 1M users)."""
+    p = scope.param
+    return (
+        f"    SELECT q.uid, d.num FROM (SELECT DISTINCT uid, hash({p(scope.project_id)}, uid) "
+        "AS h FROM ev WHERE uid = uid) AS q\n"
+        "    JOIN user_numbers d ON d.uk = q.h WHERE d.uid = q.uid\n"
+        "    UNION ALL\n"
+        "    SELECT uid, num FROM user_numbers "
+        f"WHERE uk IS NULL AND project_id = {p(scope.project_id)}"
     )
 
 

@@ -4,10 +4,12 @@ users' numbers they are counted by.
 
 ``user_numbers`` gives every raw user id of a project (``coalesce(user_id, anonymous_id)``,
 or an id of the identity map) a **number**, 1, 2, … per project in the order the writer
-first met it, for good: numbers are never reused nor renumbered. ``uk`` is the id's 64-bit
-``hash()``, only a lookup key (readers match ``uk`` *and* the id, so a collision costs
-nothing but a second comparison). ``user_aliases`` is the identity map by numbers: the
-number of every ``previous_id`` -> the number of its ``user_id``.
+first met it, for good: numbers are never reused nor renumbered. ``uk`` is the 64-bit
+``hash(project_id, uid)``, a lookup key for readers, unique in the table: an id whose hash
+another id already has gets none (NULL; readers look such ids up by the id itself), and
+readers compare the id of what they find, so answers never rest on the hash.
+``user_aliases`` is the identity map by numbers: the number of every ``previous_id`` -> the
+number of its ``user_id``.
 
 ``user_hourly`` holds, per project x UTC hour (of the event's ``timestamp``) x event name x
 raw user's ``num`` (NULL for events with no id): the number of events, for exactly the
@@ -51,24 +53,28 @@ _UID = "coalesce(user_id, anonymous_id)"
 
 def lookup_sql(alias: str, project: str, uid: str) -> str:
     """The join condition finding the number of raw id ``uid`` of ``project`` in
-    ``user_numbers`` as ``alias`` (by the hash first: an integer, which DuckDB filters the
-    scan by; then the id)."""
-    return f"{alias}.project_id = {project} AND {alias}.uk = hash({uid}) AND {alias}.uid = {uid}"
+    ``user_numbers`` as ``alias`` (the writer's: by the id)."""
+    return f"{alias}.project_id = {project} AND {alias}.uid = {uid}"
 
 
 def number_sql(ids: str) -> str:
     """``INSERT`` numbers for the ids of ``ids`` (a relation of ``project_id``, ``uid``,
-    ``seen``: when met) that have none: after each project's highest, in order of ``seen``."""
+    ``seen``: when met) that have none: after each project's highest, in order of ``seen``;
+    their lookup key unless another id has the same."""
     return (
         f"INSERT INTO {NUMBERS}\n"
-        "SELECT n.project_id, n.uid, (coalesce(m.top, 0) + row_number() OVER "
-        "(PARTITION BY n.project_id ORDER BY n.seen, n.uid))::UINTEGER, hash(n.uid)\n"
-        f"FROM (SELECT project_id, uid, min(seen) AS seen FROM ({ids}) AS i "
+        "SELECT project_id, uid, num, CASE WHEN count(*) OVER (PARTITION BY h) = 1 "
+        f"AND h NOT IN (SELECT uk FROM {NUMBERS} WHERE uk IS NOT NULL) THEN h END\n"
+        "FROM (\n"
+        "  SELECT n.project_id, n.uid, (coalesce(m.top, 0) + row_number() OVER "
+        "(PARTITION BY n.project_id ORDER BY n.seen, n.uid))::UINTEGER AS num, "
+        "hash(n.project_id, n.uid) AS h\n"
+        f"  FROM (SELECT project_id, uid, min(seen) AS seen FROM ({ids}) AS i "
         "WHERE uid IS NOT NULL GROUP BY project_id, uid) AS n\n"
-        f"LEFT JOIN (SELECT project_id, max(num) AS top FROM {NUMBERS} GROUP BY project_id) "
+        f"  LEFT JOIN (SELECT project_id, max(num) AS top FROM {NUMBERS} GROUP BY project_id) "
         "AS m ON m.project_id = n.project_id\n"
-        f"WHERE NOT EXISTS (SELECT 1 FROM {NUMBERS} d WHERE "
-        f"{lookup_sql('d', 'n.project_id', 'n.uid')})"
+        f"  WHERE NOT EXISTS (SELECT 1 FROM {NUMBERS} d WHERE "
+        f"{lookup_sql('d', 'n.project_id', 'n.uid')})\n)"
     )
 
 
@@ -197,7 +203,11 @@ def hash_changed(con: duckdb.DuckDBPyConnection) -> bool:
 def rehash(con: duckdb.DuckDBPyConnection) -> None:
     """Recompute the lookup keys with this engine's hash (the numbers stay)."""
     con.execute("BEGIN")
-    con.execute(f"UPDATE {NUMBERS} SET uk = hash(uid)")
+    con.execute(f"UPDATE {NUMBERS} SET uk = hash(project_id, uid)")
+    con.execute(
+        f"UPDATE {NUMBERS} SET uk = NULL WHERE uk IN "
+        f"(SELECT uk FROM {NUMBERS} GROUP BY uk HAVING count(*) > 1)"
+    )
     con.execute("UPDATE user_hash SET probe = hash(?)", [PROBE])
     con.execute("COMMIT")
 
