@@ -1,4 +1,4 @@
--- params: ["p_snapshot", "2026-10-31T23:00:00", "2026-10-31T23:00:00", "p_snapshot", "2026-11-07T23:00:00", "2026-11-07T23:00:00", "p_snapshot", "2026-10-31T23:00:00", "2026-11-07T23:00:00", "p_snapshot", "2026-10-31T23:00:00", "2026-11-07T23:00:00", "p_snapshot", "p_snapshot", "p_snapshot", "2026-10-31T23:00:00", "2026-11-07T23:00:00"]
+-- params: ["p_snapshot", "2026-10-31T23:00:00", "2026-10-31T23:00:00", "p_snapshot", "2026-11-07T23:00:00", "2026-11-07T23:00:00", "p_snapshot", "2026-10-31T23:00:00", "2026-11-07T23:00:00", "p_snapshot", "2026-10-31T23:00:00", "2026-11-07T23:00:00", "p_snapshot", "p_snapshot", "p_snapshot", "p_snapshot", "p_snapshot", "2026-10-31T23:00:00", "2026-11-07T23:00:00"]
 WITH ev AS (
   SELECT (e.timestamp + to_seconds(3600)) AS lts, e.name, coalesce(e.user_id, e.anonymous_id) AS uid FROM events e WHERE e.project_id = ? AND e.timestamp >= ? AND e.timestamp < ?
   UNION ALL
@@ -9,7 +9,11 @@ WITH ev AS (
 ub AS (
   SELECT (r.hour + to_seconds(3600)) AS lts, r.name, r.num AS u, CAST(NULL AS VARCHAR) AS rid, r.events AS n FROM user_hourly r WHERE r.project_id = ? AND r.hour >= ? AND r.hour < ?
   UNION ALL
-  SELECT ev.lts, ev.name, d.num, CASE WHEN d.num IS NULL THEN ev.uid END, 1 FROM ev LEFT JOIN user_numbers d ON d.project_id = ? AND d.uk = hash(ev.uid) AND d.uid = ev.uid),
+  SELECT ev.lts, ev.name, l.num, CASE WHEN l.num IS NULL THEN ev.uid END, 1 FROM ev LEFT JOIN (
+    SELECT uid, num FROM (SELECT * FROM (SELECT i.project_id, i.uid, CASE WHEN d.uid = i.uid AND d.project_id = i.project_id THEN d.num END AS num FROM (SELECT DISTINCT ? AS project_id, uid, hash(?, uid) AS h FROM ev WHERE uid = uid) i JOIN user_numbers d ON d.uk = i.h) AS f WHERE num IS NOT NULL)
+    UNION ALL
+    SELECT uid, num FROM user_numbers WHERE uk IS NULL AND project_id = ?
+  ) AS l ON l.uid = ev.uid),
 ik AS (
   SELECT num AS pk, to_num AS rk FROM user_aliases WHERE project_id = ?
 ),
