@@ -206,7 +206,7 @@ MIGRATIONS: list[str] = [
     SELECT i.project_id, a.num, b.num FROM identities i
     JOIN user_numbers a ON a.project_id = i.project_id AND a.uid = i.previous_id
     JOIN user_numbers b ON b.project_id = i.project_id AND b.uid = i.user_id;
-    UPDATE user_hash SET probe = hash('agentlytics user key');
+    UPDATE user_hash SET probe = hash('agentlytics', 'user key');
     """,
 ]
 

@@ -46,7 +46,8 @@ NUMBERS = "user_numbers"
 ALIASES = "user_aliases"
 #: its watermark's row in ``rollup_state``
 STATE = TABLE
-PROBE = "agentlytics user key"
+#: the probe ``user_hash`` keeps the hash of: two values, as ``uk`` hashes two
+PROBE = ("agentlytics", "user key")
 _EPOCH = datetime(1970, 1, 1)
 _UID = "coalesce(user_id, anonymous_id)"
 
@@ -222,7 +223,7 @@ def identify_bulk(con: duckdb.DuckDBPyConnection, source: str) -> None:
 def hash_changed(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether this engine hashes user ids differently from the one that filled ``uk``."""
     [(changed,)] = con.execute(
-        "SELECT count(*) FROM user_hash WHERE probe IS DISTINCT FROM hash(?)", [PROBE]
+        "SELECT count(*) FROM user_hash WHERE probe IS DISTINCT FROM hash(?, ?)", list(PROBE)
     ).fetchall()
     return bool(changed)
 
@@ -235,7 +236,7 @@ def rehash(con: duckdb.DuckDBPyConnection) -> None:
         f"UPDATE {NUMBERS} SET uk = NULL WHERE uk IN "
         f"(SELECT uk FROM {NUMBERS} GROUP BY uk HAVING count(*) > 1)"
     )
-    con.execute("UPDATE user_hash SET probe = hash(?)", [PROBE])
+    con.execute("UPDATE user_hash SET probe = hash(?, ?)", list(PROBE))
     con.execute("COMMIT")
 
 
