@@ -186,10 +186,8 @@ class DuckDBEventStore:
         if until is None:
             until = datetime.now(UTC).replace(tzinfo=None) - rollup.LAG
         try:
-            before, self._watermark = (
-                self._watermark,
-                rollup.advance(self._con, until, self._watermark),
-            )
+            before = self._watermark
+            self._watermark = rollup.advance(self._con, until, before)
             self._behind = self._watermark < rollup.floor_hour(until)
             if self._watermark != before:
                 self.user_numbers = users.highest(self._con)
