@@ -4,8 +4,8 @@ Events go in through the real ingest path (``POST /track/batch``, ``/identify``)
 report is answered twice over the same store: by the server's engine (which reads
 ``user_hourly``) and by an engine that never reads summaries. That happens before the
 summary holds anything, after the writer has built it, after late events and identities
-(built by their own commit), after a start-up catch-up from scratch, and after a rebuild
-because the engine's hash changed.
+(built by their own commit), after a start-up catch-up from scratch, and after the users'
+lookup keys were recomputed because the engine's hash changed.
 """
 
 from __future__ import annotations
@@ -101,7 +101,8 @@ def test_user_counts_from_the_summary_equal_the_raw_scan_through_every_stage(
     assert events == 1000
     assert compare(server, project) == used
 
-    # built from scratch at start-up, and again when the engine's hash changes
+    # built from scratch at start-up, and the users' lookup keys recomputed when the engine's
+    # hash changes
     def rebuild(break_hash: bool) -> None:
         con = store._con
         if break_hash:

@@ -51,8 +51,10 @@ class Scope:
     rollup_dims: frozenset[str] | None = None
     #: the store keeps session fragments (``query/fragments.py``) that queries may read
     session_fragments: bool = False
-    #: the store keeps events per hour, event and hashed user (``query/users.py``)
+    #: the store keeps events per hour, event and numbered user (``query/users.py``)
     user_hours: bool = False
+    #: the project's highest user number as the store last knew it (``query/users.py``)
+    user_range: int = 0
     #: the store keeps property keys per hour, and values of the project's ``materialized``
     #: keys (``query/properties.py``)
     property_summaries: bool = False

@@ -72,6 +72,7 @@ class QueryEngine:
             rollup_dims=getattr(self.store, "rollup_dims", None) if self.rollups else None,
             session_fragments=self.rollups and getattr(self.store, "session_fragments", False),
             user_hours=self.rollups and getattr(self.store, "user_hours", False),
+            user_range=getattr(self.store, "user_numbers", {}).get(project.id, 0),
             property_summaries=self.rollups and getattr(self.store, "property_summaries", False),
             materialized=self.materialized(project.id),
         )

@@ -115,7 +115,7 @@ def heatmap_sql(scope: Scope) -> str:
         return (
             f"WITH {users.base_cte(scope, hours)}\n"
             f"SELECT ({F.weekday('lts')} + 1) % 7 AS d, {F.hour('lts')} AS h, "
-            "sum(n) AS events, count(DISTINCT uid) AS users\n"
+            f"sum(n) AS events, {users.distinct_sql(scope, 7 * 24)} AS users\n"
             "FROM base GROUP BY d, h ORDER BY d, h"
         )
     return (

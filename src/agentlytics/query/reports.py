@@ -88,10 +88,12 @@ def activity_sql(scope: Scope, unit: str) -> str:
     F = scope.dialect
     hours = users.usable(scope)
     if hours is not None:  # from the hourly users (``query/users.py``)
-        reduced, user = users.reduced(scope, hours, F.trunc(unit, "lts"))
+        reduced = users.reduced(scope, hours, F.trunc(unit, "lts"))
+        groups = 1 + users.buckets(scope, unit) + users.NAME_GROUPS
+        distinct = users.distinct_sql(scope, groups)
     else:
         reduced, user = scope.reduced_base([(F.trunc(unit, "lts"), "b"), ("name", "name")])
-    distinct = F.count_distinct(user)
+        distinct = F.count_distinct(user)
     return (
         f"WITH {reduced}\n"
         f"SELECT 0 AS part, NULL AS bucket, NULL AS name, {distinct} AS users, sum(n) AS n FROM k\n"
@@ -199,7 +201,8 @@ def event_names_sql(scope: Scope) -> str:
         f"  WHERE project_id = {p(scope.project_id)} AND timestamp >= {p(period.start_param)} "
         f"AND timestamp < {p(period.end_param)} GROUP BY name\n)\n"
         f"SELECT c.*, t.first_seen, t.last_seen FROM (\n"
-        f"  SELECT name, sum(n) AS n, {F.count_distinct('uid')} AS users FROM base GROUP BY name\n"
+        f"  SELECT name, sum(n) AS n, {users.distinct_sql(scope, users.NAME_GROUPS)} AS users "
+        "FROM base GROUP BY name\n"
         ") AS c JOIN t USING (name) ORDER BY n DESC, name"
     )
 

@@ -1,18 +1,24 @@
--- params: ["p_snapshot", "2026-11-01T00:00:00", "2026-11-08T00:00:00", "p_snapshot", "2026-11-01T00:00:00", "2026-11-01T00:00:00", "p_snapshot", "2026-11-08T00:00:00", "2026-11-08T00:00:00", "p_snapshot", "2026-11-01T00:00:00", "2026-11-08T00:00:00", "p_snapshot"]
-WITH ub AS (
-  SELECT r.hour AS lts, r.name, r.uk, r.events AS n FROM user_hourly r WHERE r.project_id = ? AND r.hour >= ? AND r.hour < ?
+-- params: ["p_snapshot", "2026-11-01T00:00:00", "2026-11-01T00:00:00", "p_snapshot", "2026-11-08T00:00:00", "2026-11-08T00:00:00", "p_snapshot", "2026-11-01T00:00:00", "2026-11-08T00:00:00", "p_snapshot", "2026-11-01T00:00:00", "2026-11-08T00:00:00", "p_snapshot", "p_snapshot", "p_snapshot", "p_snapshot"]
+WITH ev AS (
+  SELECT e.timestamp AS lts, e.name, coalesce(e.user_id, e.anonymous_id) AS uid FROM events e WHERE e.project_id = ? AND e.timestamp >= ? AND e.timestamp < ?
   UNION ALL
-  SELECT e.timestamp AS lts, e.name, CASE WHEN coalesce(e.user_id, e.anonymous_id) IS NOT NULL THEN hash(coalesce(e.user_id, e.anonymous_id)) END AS uk, 1 AS n FROM events e WHERE e.project_id = ? AND e.timestamp >= ? AND e.timestamp < ?
+  SELECT e.timestamp AS lts, e.name, coalesce(e.user_id, e.anonymous_id) AS uid FROM events e WHERE e.project_id = ? AND e.timestamp >= ? AND e.timestamp < ?
   UNION ALL
-  SELECT e.timestamp AS lts, e.name, CASE WHEN coalesce(e.user_id, e.anonymous_id) IS NOT NULL THEN hash(coalesce(e.user_id, e.anonymous_id)) END AS uk, 1 AS n FROM events e WHERE e.project_id = ? AND e.timestamp >= ? AND e.timestamp < ?
-  UNION ALL
-  SELECT e.timestamp AS lts, e.name, CASE WHEN coalesce(e.user_id, e.anonymous_id) IS NOT NULL THEN hash(coalesce(e.user_id, e.anonymous_id)) END AS uk, 1 AS n FROM events e WHERE e.project_id = ? AND e.timestamp >= ? AND e.timestamp < ? AND e.received_at >= (SELECT watermark FROM rollup_state WHERE name = 'user_hourly')
+  SELECT e.timestamp AS lts, e.name, coalesce(e.user_id, e.anonymous_id) AS uid FROM events e WHERE e.project_id = ? AND e.timestamp >= ? AND e.timestamp < ? AND e.received_at >= (SELECT watermark FROM rollup_state WHERE name = 'user_hourly')
 ),
+ub AS (
+  SELECT r.hour AS lts, r.name, r.num AS u, CAST(NULL AS VARCHAR) AS rid, r.events AS n FROM user_hourly r WHERE r.project_id = ? AND r.hour >= ? AND r.hour < ?
+  UNION ALL
+  SELECT ev.lts, ev.name, l.num, CASE WHEN l.num IS NULL THEN ev.uid END, 1 FROM ev LEFT JOIN (
+    SELECT uid, num FROM (SELECT * FROM (SELECT i.project_id, i.uid, CASE WHEN d.uid = i.uid AND d.project_id = i.project_id THEN d.num END AS num FROM (SELECT DISTINCT ? AS project_id, uid, hash(?, uid) AS h FROM ev WHERE uid = uid) i JOIN user_numbers d ON d.uk = i.h) AS f WHERE num IS NOT NULL)
+    UNION ALL
+    SELECT uid, num FROM user_numbers WHERE uk IS NULL AND project_id = ?
+  ) AS l ON l.uid = ev.uid),
 ik AS (
-  SELECT hash(previous_id) AS pk, min(hash(user_id)) AS rk FROM identities WHERE project_id = ? GROUP BY pk
+  SELECT num AS pk, to_num AS rk FROM user_aliases WHERE project_id = ?
 ),
 base AS (
-  SELECT ub.lts, ub.name, coalesce(ik.rk, ub.uk) AS uid, ub.n FROM ub LEFT JOIN ik ON ik.pk = ub.uk
+  SELECT ub.lts, ub.name, ub.n, CASE WHEN coalesce(ik.rk, ub.u) <= 1000 THEN coalesce(ik.rk, ub.u) END AS u, CASE WHEN coalesce(ik.rk, ub.u) > 1000 THEN 'n' || CAST(coalesce(ik.rk, ub.u) AS VARCHAR) ELSE 'r' || ub.rid END AS x FROM ub LEFT JOIN ik ON ik.pk = ub.u
 )
-SELECT ((isodow(lts) - 1) + 1) % 7 AS d, hour(lts) AS h, sum(n) AS events, count(DISTINCT uid) AS users
+SELECT ((isodow(lts) - 1) + 1) % 7 AS d, hour(lts) AS h, sum(n) AS events, coalesce(bit_count(bitstring_agg(u, 1, 1000)), 0) + count(DISTINCT x) AS users
 FROM base GROUP BY d, h ORDER BY d, h

@@ -1,17 +1,23 @@
--- params: ["p_snapshot", "2026-10-31T23:00:00", "2026-11-07T23:00:00", "$scroll_depth", "p_snapshot", "2026-10-31T23:00:00", "2026-10-31T23:00:00", "$scroll_depth", "p_snapshot", "2026-11-07T23:00:00", "2026-11-07T23:00:00", "$scroll_depth", "p_snapshot", "2026-10-31T23:00:00", "2026-11-07T23:00:00", "$scroll_depth", "p_snapshot"]
-WITH ub AS (
-  SELECT (r.hour + to_seconds(3600)) AS lts, r.name, r.uk, r.events AS n FROM user_hourly r WHERE r.project_id = ? AND r.hour >= ? AND r.hour < ? AND (r.name IS NULL OR r.name <> ?)
+-- params: ["p_snapshot", "2026-10-31T23:00:00", "2026-10-31T23:00:00", "$scroll_depth", "p_snapshot", "2026-11-07T23:00:00", "2026-11-07T23:00:00", "$scroll_depth", "p_snapshot", "2026-10-31T23:00:00", "2026-11-07T23:00:00", "$scroll_depth", "p_snapshot", "2026-10-31T23:00:00", "2026-11-07T23:00:00", "$scroll_depth", "p_snapshot", "p_snapshot", "p_snapshot", "p_snapshot"]
+WITH ev AS (
+  SELECT (e.timestamp + to_seconds(3600)) AS lts, e.name, coalesce(e.user_id, e.anonymous_id) AS uid FROM events e WHERE e.project_id = ? AND e.timestamp >= ? AND e.timestamp < ? AND (e.name IS NULL OR e.name <> ?)
   UNION ALL
-  SELECT (e.timestamp + to_seconds(3600)) AS lts, e.name, CASE WHEN coalesce(e.user_id, e.anonymous_id) IS NOT NULL THEN hash(coalesce(e.user_id, e.anonymous_id)) END AS uk, 1 AS n FROM events e WHERE e.project_id = ? AND e.timestamp >= ? AND e.timestamp < ? AND (e.name IS NULL OR e.name <> ?)
+  SELECT (e.timestamp + to_seconds(3600)) AS lts, e.name, coalesce(e.user_id, e.anonymous_id) AS uid FROM events e WHERE e.project_id = ? AND e.timestamp >= ? AND e.timestamp < ? AND (e.name IS NULL OR e.name <> ?)
   UNION ALL
-  SELECT (e.timestamp + to_seconds(3600)) AS lts, e.name, CASE WHEN coalesce(e.user_id, e.anonymous_id) IS NOT NULL THEN hash(coalesce(e.user_id, e.anonymous_id)) END AS uk, 1 AS n FROM events e WHERE e.project_id = ? AND e.timestamp >= ? AND e.timestamp < ? AND (e.name IS NULL OR e.name <> ?)
-  UNION ALL
-  SELECT (e.timestamp + to_seconds(3600)) AS lts, e.name, CASE WHEN coalesce(e.user_id, e.anonymous_id) IS NOT NULL THEN hash(coalesce(e.user_id, e.anonymous_id)) END AS uk, 1 AS n FROM events e WHERE e.project_id = ? AND e.timestamp >= ? AND e.timestamp < ? AND (e.name IS NULL OR e.name <> ?) AND e.received_at >= (SELECT watermark FROM rollup_state WHERE name = 'user_hourly')
+  SELECT (e.timestamp + to_seconds(3600)) AS lts, e.name, coalesce(e.user_id, e.anonymous_id) AS uid FROM events e WHERE e.project_id = ? AND e.timestamp >= ? AND e.timestamp < ? AND (e.name IS NULL OR e.name <> ?) AND e.received_at >= (SELECT watermark FROM rollup_state WHERE name = 'user_hourly')
 ),
+ub AS (
+  SELECT (r.hour + to_seconds(3600)) AS lts, r.name, r.num AS u, CAST(NULL AS VARCHAR) AS rid, r.events AS n FROM user_hourly r WHERE r.project_id = ? AND r.hour >= ? AND r.hour < ? AND (r.name IS NULL OR r.name <> ?)
+  UNION ALL
+  SELECT ev.lts, ev.name, l.num, CASE WHEN l.num IS NULL THEN ev.uid END, 1 FROM ev LEFT JOIN (
+    SELECT uid, num FROM (SELECT * FROM (SELECT i.project_id, i.uid, CASE WHEN d.uid = i.uid AND d.project_id = i.project_id THEN d.num END AS num FROM (SELECT DISTINCT ? AS project_id, uid, hash(?, uid) AS h FROM ev WHERE uid = uid) i JOIN user_numbers d ON d.uk = i.h) AS f WHERE num IS NOT NULL)
+    UNION ALL
+    SELECT uid, num FROM user_numbers WHERE uk IS NULL AND project_id = ?
+  ) AS l ON l.uid = ev.uid),
 ik AS (
-  SELECT hash(previous_id) AS pk, min(hash(user_id)) AS rk FROM identities WHERE project_id = ? GROUP BY pk
+  SELECT num AS pk, to_num AS rk FROM user_aliases WHERE project_id = ?
 ),
 base AS (
-  SELECT ub.lts, ub.name, coalesce(ik.rk, ub.uk) AS uid, ub.n FROM ub LEFT JOIN ik ON ik.pk = ub.uk
+  SELECT ub.lts, ub.name, ub.n, CASE WHEN coalesce(ik.rk, ub.u) <= 1000 THEN coalesce(ik.rk, ub.u) END AS u, CASE WHEN coalesce(ik.rk, ub.u) > 1000 THEN 'n' || CAST(coalesce(ik.rk, ub.u) AS VARCHAR) ELSE 'r' || ub.rid END AS x FROM ub LEFT JOIN ik ON ik.pk = ub.u
 )
-SELECT g0, strftime(t1, '%Y-%m-%dT%H:00') AS g1, m0, m1 FROM (SELECT name AS g0, date_trunc('hour', lts) AS t1, count(DISTINCT uid) AS m0, coalesce(sum(n), 0) AS m1 FROM base GROUP BY g0, t1 ORDER BY t1 ASC, g0, t1 LIMIT 101) AS q ORDER BY g1 ASC, g0, g1
+SELECT g0, strftime(t1, '%Y-%m-%dT%H:00') AS g1, m0, m1 FROM (SELECT name AS g0, date_trunc('hour', lts) AS t1, coalesce(bit_count(bitstring_agg(u, 1, 1000)), 0) + count(DISTINCT x) AS m0, coalesce(sum(n), 0) AS m1 FROM base GROUP BY g0, t1 ORDER BY t1 ASC, g0, t1 LIMIT 101) AS q ORDER BY g1 ASC, g0, g1

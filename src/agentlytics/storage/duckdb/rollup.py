@@ -15,7 +15,7 @@ failed MCP calls, for exactly the events whose ``received_at`` is before the wat
   read in one snapshot (``query/build.py``).
 
 Distinct users are not here: they do not add up across hours. ``user_hourly``
-(``users.py``) keeps the events per hour, event and hashed user instead, behind its own
+(``users.py``) keeps the events per hour, event and numbered user instead, behind its own
 watermark, filled in the same four places as the other summaries; so are the property keys
 per hour and the materialized keys' values (``properties.py``), and ``user_first``
 (``first_seen.py``), each user's first event.
@@ -252,7 +252,7 @@ def catch_up_summaries(con: duckdb.DuckDBPyConnection, until: datetime) -> None:
     """Build the session fragments, the user activity, the hourly users, the property
     summaries and the users' first events of every event received before ``until`` (the
     rollup's watermark) that they lack: at start-up, for events stored before a summary
-    existed (or, for the hashed ones, before the engine's hash changed)."""
+    existed (or, for the session fragments, before the engine's hash changed)."""
     if hash_changed(con):
         log.warning("session ids hash differently now: rebuilding the session fragments")
         con.execute("DELETE FROM session_hourly")
@@ -266,14 +266,14 @@ def catch_up_summaries(con: duckdb.DuckDBPyConnection, until: datetime) -> None:
         con.execute(activity.aggregate_sql("events", where), params)
 
     def hours(where: str, params: list[Any]) -> None:
-        con.execute(users.aggregate_sql("events", where), params)
+        users.fill(con, "events", where, params)
 
     def firsts(where: str, params: list[Any]) -> None:
         first_seen.merge(con, first_seen.events_sql("events", where), params)
 
     if users.hash_changed(con):
-        log.warning("user ids hash differently now: rebuilding the hourly users")
-        users.reset(con)
+        log.warning("user ids hash differently now: recomputing the users' lookup keys")
+        users.rehash(con)
     _catch_up(con, SESSIONS, "session fragments", sessions, until)
     _catch_up(con, activity.STATE, "user activity", days, until)
     _catch_up(con, users.STATE, "hourly users", hours, until)

@@ -163,6 +163,51 @@ MIGRATIONS: list[str] = [
     );
     INSERT INTO rollup_state VALUES ('user_first', TIMESTAMP '1970-01-01 00:00:00');
     """,
+    # 9: users as dense numbers per project (storage/duckdb/users.py): ``user_numbers`` (the
+    #    raw id's number, and a hash as a lookup key where unique), ``user_aliases`` (the
+    #    identity map by numbers, filled here for the identities so far), and ``user_hourly``
+    #    keyed by the number instead of the hash, emptied to be rebuilt from the events at
+    #    start-up
+    """
+    DROP TABLE user_hourly;
+    CREATE TABLE user_hourly (
+        project_id VARCHAR NOT NULL,
+        hour TIMESTAMP NOT NULL,
+        name VARCHAR NOT NULL,
+        num UINTEGER,
+        events BIGINT NOT NULL
+    );
+    UPDATE rollup_state SET watermark = TIMESTAMP '1970-01-01 00:00:00'
+    WHERE name = 'user_hourly';
+    CREATE TABLE user_numbers (
+        project_id VARCHAR NOT NULL,
+        uid VARCHAR NOT NULL,
+        num UINTEGER NOT NULL,
+        uk UBIGINT
+    );
+    CREATE TABLE user_aliases (
+        project_id VARCHAR NOT NULL,
+        num UINTEGER NOT NULL,
+        to_num UINTEGER NOT NULL,
+        PRIMARY KEY (project_id, num)
+    );
+    INSERT INTO user_numbers
+    SELECT project_id, uid, num, CASE WHEN count(*) OVER (PARTITION BY h) = 1 THEN h END
+    FROM (
+        SELECT project_id, uid, hash(project_id, uid) AS h,
+            (row_number() OVER (PARTITION BY project_id ORDER BY min(created_at), uid))::UINTEGER
+            AS num
+        FROM (
+            SELECT project_id, previous_id AS uid, created_at FROM identities
+            UNION ALL SELECT project_id, user_id, created_at FROM identities
+        ) GROUP BY project_id, uid
+    );
+    INSERT INTO user_aliases
+    SELECT i.project_id, a.num, b.num FROM identities i
+    JOIN user_numbers a ON a.project_id = i.project_id AND a.uid = i.previous_id
+    JOIN user_numbers b ON b.project_id = i.project_id AND b.uid = i.user_id;
+    UPDATE user_hash SET probe = hash('agentlytics', 'user key');
+    """,
 ]
 
 

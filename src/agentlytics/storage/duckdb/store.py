@@ -37,7 +37,7 @@ from msgspec.structs import astuple
 from agentlytics.model.event import BotHit, Event, Identity
 from agentlytics.storage.arrow import events_table
 from agentlytics.storage.dedupe import RecentIds, id_key
-from agentlytics.storage.duckdb import properties, rollup
+from agentlytics.storage.duckdb import properties, rollup, users
 from agentlytics.storage.duckdb.schema import migrate
 from agentlytics.storage.journal import HEADER_SIZE, Journal
 from agentlytics.storage.ports import Rows
@@ -127,6 +127,8 @@ class DuckDBEventStore:
         self._watermark = rollup.watermark(self._con)
         if rollups:  # fragments of events counted before they existed (a one-time build)
             rollup.catch_up_summaries(self._con, self._watermark)
+        #: each project's highest user number (``users.py``); it may lag (readers allow it)
+        self.user_numbers = users.highest(self._con)
         self._journal: Journal | None = None
         if journal and path != ":memory:":
             self._journal = Journal(path + ".journal")
@@ -184,8 +186,11 @@ class DuckDBEventStore:
         if until is None:
             until = datetime.now(UTC).replace(tzinfo=None) - rollup.LAG
         try:
-            self._watermark = rollup.advance(self._con, until, self._watermark)
+            before = self._watermark
+            self._watermark = rollup.advance(self._con, until, before)
             self._behind = self._watermark < rollup.floor_hour(until)
+            if self._watermark != before:
+                self.user_numbers = users.highest(self._con)
         except Exception:
             self._behind = False
             log.exception("rollup upkeep failed; the rollup stays at %s", self._watermark)
@@ -237,6 +242,7 @@ class DuckDBEventStore:
                 before = self._watermark
                 self._watermark = rollup.advance(self._con, until, before)
                 if self._watermark == before:
+                    self.user_numbers = users.highest(self._con)
                     return
 
         self._call(steps)
@@ -427,6 +433,7 @@ class DuckDBEventStore:
                     "VALUES (?, ?, ?, make_timestamp(?::BIGINT * 1000))",
                     [ident.project_id, ident.previous_id, ident.user_id, ident.created_at],
                 )
+            users.identify(con, identities)
             con.execute("COMMIT")
         except Exception:
             with contextlib.suppress(duckdb.Error):
@@ -481,6 +488,8 @@ class DuckDBEventStore:
                 if into == "events" and self._rollups:
                     # rows received before the watermark would otherwise never be counted
                     rollup.count_bulk(con, "_bulk", self._watermark)
+                elif into == "identities":
+                    users.identify_bulk(con, "_bulk")
                 con.execute("COMMIT")
             except Exception:
                 with contextlib.suppress(duckdb.Error):
@@ -488,6 +497,7 @@ class DuckDBEventStore:
                 raise
             finally:
                 con.unregister("_bulk")
+            self.user_numbers = users.highest(con)
             if into == "identities":
                 self.identity_version += 1
             elif self._retention_days:
