@@ -8,6 +8,7 @@ so the same events sent both ways must give the same stored columns and the same
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from typing import Any
@@ -181,3 +182,15 @@ def test_rows_path_stores_what_the_drafts_path_stores(
     assert len(stored_rows["-6"]["user_email"]) == 200 and stored_rows["-6"]["user_name"] == "12345"
     if "Origin" in headers:
         assert (first["source"], first["browser"], first["country"]) == ("browser", "Chrome", "DE")
+
+    # the live bus carries the same views of the stored events (the duplicate once)
+    recent = asyncio.run(server.services.coord.recent(project["id"], 0))
+    live_rows = {e["id"].removeprefix(fast): e for e in recent if e["id"].startswith(fast)}
+    live_drafts = {e["id"].removeprefix(slow): e for e in recent if e["id"].startswith(slow)}
+    for live in (live_rows, live_drafts):
+        for e in live.values():
+            e.pop("id")
+            if e["event"] not in ("signup", "no_ids", "empty_ids"):
+                e.pop("timestamp")  # sent without one: the time received
+    assert len(live_rows) == 9 and live_rows == live_drafts
+    assert live_rows["-0"]["properties"]["plan"] == "free"

@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import msgspec
 
@@ -483,12 +483,8 @@ class Ingestor:
         await self.check_rate(project, len(rows))
         if rows:
             flags = await self.store.append_rows(rows)  # type: ignore[attr-defined]
-            live = [
-                _live_row(row, properties)
-                for row, properties, new in zip(rows, props, flags, strict=True)
-                if new
-            ]
-            await self.coord.publish(project.id, live)
+            new = [i for i, fresh in enumerate(flags) if fresh]
+            await self.coord.publish(project.id, _LiveRows(rows, props, new))
         return rejected
 
     def native_rows(
@@ -641,19 +637,38 @@ class _Native:
         return self._visitor
 
 
-def _live_row(row: tuple[Any, ...], properties: dict[str, Any]) -> dict[str, Any]:
-    """``live_view`` of a row of ``native_rows``."""
-    return {
-        "id": row[1],
-        "event": row[2],
-        "properties": properties,
-        "user_id": row[5] or row[6],
-        "session_id": row[7],
-        "timestamp": row[3],
-        "path": row[12],
-        "country": row[21],
-        "source": row[29],
-    }
+class _LiveRows(Sequence[dict[str, Any]]):
+    """The live views of some rows of ``native_rows`` (those at ``indexes``), each made
+    when read: the in-process live bus keeps them as they are, and most are never read."""
+
+    def __init__(
+        self, rows: list[tuple[Any, ...]], props: list[dict[str, Any]], indexes: list[int]
+    ) -> None:
+        self.rows, self.props, self.indexes = rows, props, indexes
+
+    def __len__(self) -> int:
+        return len(self.indexes)
+
+    @overload
+    def __getitem__(self, i: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[dict[str, Any]]: ...
+    def __getitem__(self, i: int | slice) -> dict[str, Any] | Sequence[dict[str, Any]]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        at = self.indexes[i]
+        row = self.rows[at]
+        return {  # as live_view
+            "id": row[1],
+            "event": row[2],
+            "properties": self.props[at],
+            "user_id": row[5] or row[6],
+            "session_id": row[7],
+            "timestamp": row[3],
+            "path": row[12],
+            "country": row[21],
+            "source": row[29],
+        }
 
 
 def live_view(event: Event, properties: dict[str, Any] | None = None) -> dict[str, Any]:

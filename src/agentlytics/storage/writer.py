@@ -43,7 +43,7 @@ Outcome = list[bool] | BaseException
 class Write:
     events: Sequence[Event] = ()
     #: events as rows (``storage/arrow.rows_table``), from a store's ``append_rows``
-    rows: Sequence[Sequence[Any]] = ()
+    rows: Sequence[tuple[Any, ...]] = ()
     bots: Sequence[BotHit] = ()
     identities: Sequence[Identity] = ()
     #: the event loop awaiting ``future`` (an asyncio future); None for a blocking caller,
@@ -109,11 +109,11 @@ def mark_new(
 
 def new_rows(
     group: Sequence[Write], seen: RecentIds
-) -> tuple[list[list[bool]], list[Sequence[Any]], list[int]]:
+) -> tuple[list[list[bool]], list[tuple[Any, ...]], list[int]]:
     """``mark_new`` for a store that keeps events as rows: each write's flags, the rows to
     store (a write's events made rows), and the keys added to ``seen``."""
     results: list[list[bool]] = []
-    fresh: list[Sequence[Any]] = []
+    fresh: list[tuple[Any, ...]] = []
     added: list[int] = []
     add = seen.add
     for write in group:

@@ -69,9 +69,9 @@ WAL_CHECKPOINT = "128MB"
 #: values in ``EVENT_COLUMNS`` order (times as unix ms). Frames of before (a msgpack pair of
 #: ``Event`` maps and bot hits) are still read at start-up, told apart by their first byte.
 ROWS_FRAME = 2
-Row = Sequence[Any]
+Row = tuple[Any, ...]
 _encode = msgspec.msgpack.Encoder().encode
-_decode_rows = msgspec.msgpack.Decoder(tuple[int, list[list[Any]], list[BotHit]]).decode
+_decode_rows = msgspec.msgpack.Decoder(tuple[int, list[tuple[Any, ...]], list[BotHit]]).decode
 _decode_events = msgspec.msgpack.Decoder(tuple[list[Event], list[BotHit]]).decode
 _PAIR = 0x92  # a msgpack array of two: a frame of ``Event``s
 
@@ -81,7 +81,7 @@ def _decode_frame(payload: bytes) -> tuple[list[Row], list[BotHit]]:
         events, bots = _decode_events(payload)
         return [astuple(e) for e in events], bots
     _kind, rows, bots = _decode_rows(payload)
-    return rows, bots  # type: ignore[return-value]
+    return rows, bots
 
 
 _EPOCH = datetime(1970, 1, 1)
