@@ -12,6 +12,13 @@ cookieless visitor id) is worked out once per request, by the first event that n
 A step rejects one event by raising ``Invalid`` (the rest of the batch goes on) or drops it as
 automated traffic by raising ``DropBot``. An event is acknowledged only after the write
 returned, which is after its commit.
+
+The columnar batch path (``ingest_native``) runs the same steps for the events of a
+``/track/batch`` decoded typed (``formats/native.NativeEvent``), straight into the row the
+store keeps: no draft, work record or ``Event`` per event, and what the request's events
+share (source, client, environment) worked out before the first. A request it cannot take
+(a bot's, a store without ``append_rows``, a body that does not decode typed) goes through
+``ingest``; ``tests/api/test_track_rows.py`` checks that both store and reject alike.
 """
 
 from __future__ import annotations

@@ -6,13 +6,20 @@ one sync; each request's future resolves only after that. Reads use their own cu
 same connection (DuckDB's MVCC lets them run beside the writer).
 
 Durable means in the ingest journal (``storage/journal.py``, ``events.duckdb.journal`` beside
-the database): one frame per group, written and synced, then acknowledged. The writer moves
-journalled events into DuckDB every ``apply_ms`` (or sooner when many have gathered), in one
-transaction that also records how far into the journal it got, so a DuckDB commit's fixed
-cost (several ms of CPU) is paid per few thousand events rather than per group. Every read
-first has the writer apply what is still pending, so an acknowledged event is always
-visible to the next query. At start-up, frames past the recorded offset (acknowledged
-before a crash) are applied; at shutdown everything is applied and the journal emptied.
+the database): one frame per group, written and synced, then acknowledged. Journalled events
+move into DuckDB every ``apply_ms`` (or sooner when many have gathered), in one transaction
+that also records how far into the journal it got, so a DuckDB commit's fixed cost (several
+ms of CPU) is paid per few thousand events rather than per group. That transaction runs in
+an apply thread (``_start_apply``) while the writer goes on syncing and acknowledging; the
+writer waits for it before it touches DuckDB itself (``_settle_apply``), so DuckDB still has
+one writer. Every read first has the writer apply what is still pending, so an acknowledged
+event is always visible to the next query. At start-up, frames past the recorded offset
+(acknowledged before a crash) are applied; at shutdown everything is applied and the journal
+emptied.
+
+Events travel as rows (tuples in ``EVENT_COLUMNS`` order, times as unix ms): the columnar
+batch path makes them directly (``append_rows``), ``append`` turns ``Event``s into rows; the
+journal's frames hold rows, and an apply converts them into one Arrow table.
 
 Between commits the writer keeps the hourly rollup current (``rollup.py``); bulk loads and
 other maintenance run in the writer thread too, so every write is serialized through it.
