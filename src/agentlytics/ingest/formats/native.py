@@ -49,8 +49,12 @@ def draft(body: dict[str, Any], *, source: str) -> Draft:
     )
 
 
-class NativeEvent(msgspec.Struct):
+class NativeEvent(msgspec.Struct, gc=False):
     """One event of a ``/track/batch`` body, decoded straight from JSON (``decode_batch``).
+
+    ``gc=False``: not tracked by the garbage collector (decoding a batch took ~20% less),
+    which is safe because what JSON decodes into never refers back to the event, so no
+    reference cycle can go through it.
 
     The types are those of a well-formed event: a body with anything else (an event that is
     not an object, a number where an id goes, …) does not decode, and goes through
