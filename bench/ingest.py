@@ -84,6 +84,19 @@ def server_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / ticks
 
 
+def thread_cpu_s(pid: int) -> dict[int, float]:
+    """User + system CPU seconds of each thread of a process so far (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            fields = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:  # the thread ended
+            continue
+        cpu[int(tid)] = (int(fields[11]) + int(fields[12])) / ticks
+    return cpu
+
+
 def set_priority(pid: int, nice: int) -> None:
     """Renice a process and all its threads (Linux: each thread has its own priority)."""
     for tid in os.listdir(f"/proc/{pid}/task"):
@@ -126,6 +139,7 @@ def run_scenario(
             stderr=subprocess.DEVNULL,
         )
     cpu0 = server_cpu_s(server.pid)
+    threads0 = thread_cpu_s(server.pid)
     load0 = os.getloadavg()[0]
     for g in range(args.generators):
         spec = LoadSpec(
@@ -149,6 +163,11 @@ def run_scenario(
     for proc in procs:
         proc.join(30)
     cpu = server_cpu_s(server.pid) - cpu0
+    threads = thread_cpu_s(server.pid)
+    by_thread = sorted(
+        (round(at - threads0.get(tid, 0.0), 2) for tid, at in threads.items() if tid != server.pid),
+        reverse=True,
+    )
     if spy is not None:
         spy.wait(args.seconds + 60)
     latencies = [x for p in parts for x in p["latencies_ms"]]
@@ -175,6 +194,12 @@ def run_scenario(
         "server_cpu_s": round(cpu, 2),
         "server_cpu_us_per_event": round(cpu / acknowledged * 1e6, 1) if acknowledged else None,
         "generator_cpu_s": round(sum(p["cpu_s"] for p in parts), 2),
+        # the server's main thread (the event loop), then its busiest other threads (the
+        # writer, the journal apply, DuckDB's workers), CPU seconds in the scenario
+        "server_threads_cpu_s": [
+            round(threads.get(server.pid, 0.0) - threads0.get(server.pid, 0.0), 2),
+            *[x for x in by_thread if x > 0][:6],
+        ],
         # the machine's 1-minute load average around the run: other work skews the figures
         "loadavg": [round(load0, 1), round(os.getloadavg()[0], 1)],
     }
@@ -241,7 +266,8 @@ def main() -> None:
                 console.print(
                     f"{sc.name}: {res['events_per_s']:,} events/s, p50 {res['p50_ms']} ms, "
                     f"p99 {res['p99_ms']} ms, acked {res['acknowledged']:,}, "
-                    f"found {res['found']:,} {ok}, errors {res['errors'] or 0}"
+                    f"found {res['found']:,} {ok}, errors {res['errors'] or 0}, "
+                    f"server CPU s by thread (main first) {res['server_threads_cpu_s']}"
                 )
     table = Table(title="ingest (acknowledged events/s; found in store = acknowledged)")
     for col in (

@@ -7,7 +7,13 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from agentlytics.api.common import json_response, read_object, request_context, services
+from agentlytics.api.common import (
+    body_of,
+    json_response,
+    read_object,
+    request_context,
+    services,
+)
 from agentlytics.app import Services
 from agentlytics.errors import AuthError, ForbiddenError, ValidationError
 from agentlytics.ingest.draft import RequestContext
@@ -48,11 +54,56 @@ async def track(request: Request) -> Response:
 
 
 async def track_batch(request: Request) -> Response:
+    svc = services(request)
+    batch = native.decode_batch(await body_of(request))
+    if batch is not None and 0 < len(batch.events) <= svc.settings.max_batch_size:
+        answer = await _track_rows(svc, request, batch)
+        if answer is not None:
+            return answer
+    return await _track_drafts(svc, request)
+
+
+async def _track_rows(
+    svc: Services, request: Request, batch: native.NativeBatch
+) -> Response | None:
+    """A batch of well-formed events, each straight to its row (``Ingestor.ingest_native``);
+    None when it must go through the drafts (a bot's request, a store without rows)."""
+    ctx = request_context(request, svc)
+    source = "browser" if native.looks_like_browser(ctx.headers) else "server"
+    if not svc.ingest.takes_rows(ctx, source):
+        return None
+    default_token = batch.token or batch.writeKey
+    tokens = {e.token or e.writeKey or default_token for e in batch.events}
+    tokens.discard(None)
+    if len(tokens) > 1:
+        raise ValidationError("all events in a batch must use the same token", code="INVALID_TOKEN")
+    project = _project(svc, ctx, next(iter(tokens), None))
+    failed = await svc.ingest.ingest_native(project, batch.events, ctx, source)
+    rejected = [{"index": i, "error": code, "message": message} for i, code, message in failed]
+    return _batch_answer(len(batch.events), rejected)
+
+
+def _batch_answer(total: int, rejected: list[dict[str, Any]]) -> Response:
+    count = total - len(rejected)
+    if count == 0:
+        return json_response(
+            {
+                "error": "INVALID_EVENTS",
+                "message": "no event in the batch was valid; see rejected",
+                "rejected": rejected,
+            },
+            400,
+        )
+    return json_response({"ok": True, "queued": True, "count": count, "rejected": rejected}, 202)
+
+
+async def _track_drafts(svc: Services, request: Request) -> Response:
+    """Any batch: its events as drafts through ``Ingestor.ingest``."""
     body = await read_object(request)
     events = body.get("events")
     if not isinstance(events, list):
         raise ValidationError("events must be an array of event objects", code="MISSING_FIELDS")
-    limit = services(request).settings.max_batch_size
+    limit = svc.settings.max_batch_size
     if len(events) > limit:
         raise ValidationError(
             f"max {limit} events per batch; split larger buffers into multiple requests",
@@ -60,7 +111,6 @@ async def track_batch(request: Request) -> Response:
         )
     if not events:
         return json_response({"ok": True, "queued": True, "count": 0, "rejected": []}, 202)
-    svc = services(request)
     ctx = request_context(request, svc)
     source = "browser" if native.looks_like_browser(ctx.headers) else "server"
     default_token = native.token_of(body)
@@ -85,17 +135,7 @@ async def track_batch(request: Request) -> Response:
         if not outcome.ok:
             rejected.append({"index": index, "error": outcome.code, "message": outcome.message})
     rejected.sort(key=lambda r: r["index"])
-    count = len(events) - len(rejected)
-    if count == 0:
-        return json_response(
-            {
-                "error": "INVALID_EVENTS",
-                "message": "no event in the batch was valid; see rejected",
-                "rejected": rejected,
-            },
-            400,
-        )
-    return json_response({"ok": True, "queued": True, "count": count, "rejected": rejected}, 202)
+    return _batch_answer(len(events), rejected)
 
 
 async def identify(request: Request) -> Response:

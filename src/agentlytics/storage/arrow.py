@@ -7,10 +7,11 @@ The two differ only in how they take the two ms timestamps: DuckDB as naive UTC
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Sequence
+from typing import Any
 
 import pyarrow as pa
+from msgspec.structs import astuple
 
 from agentlytics.model.event import EVENT_COLUMNS, Event
 
@@ -34,17 +35,21 @@ def event_schema(timestamps: pa.DataType) -> pa.Schema:
 
 #: the events' columns as Arrow types, timestamps as naive UTC ms (the embedded store's)
 EVENT_SCHEMA = event_schema(pa.timestamp("ms"))
-_COLUMN_OF = [operator.attrgetter(c) for c in EVENT_COLUMNS]
+
+
+def rows_table(rows: Sequence[tuple[Any, ...]], schema: pa.Schema = EVENT_SCHEMA) -> pa.Table:
+    """Event rows (tuples of the values in ``EVENT_COLUMNS`` order, times as unix ms) as an
+    Arrow table in ``schema``: one conversion of the rows as a struct array (~15% less than
+    a ``pa.array`` per column over the rows transposed). Built from thousands of rows at a
+    time: per 100 rows, each call's fixed cost doubled the cost per row."""
+    return pa.Table.from_struct_array(pa.array(rows, type=pa.struct(list(schema))))
 
 
 def events_table(events: Sequence[Event], schema: pa.Schema = EVENT_SCHEMA) -> pa.Table:
-    """Events as an Arrow table in ``schema``, a column at a time (one list per column
-    rather than a tuple per event: as fast, and without a burst of thousands of tracked
-    objects that set off garbage collections)."""
-    return pa.Table.from_arrays(
-        [
-            pa.array(list(map(get, events)), type=f.type)
-            for get, f in zip(_COLUMN_OF, schema, strict=True)
-        ],
-        schema=schema,
-    )
+    """Events as an Arrow table in ``schema``."""
+    return rows_table([astuple(e) for e in events], schema)
+
+
+def event_of(row: Sequence[Any]) -> Event:
+    """An event row (as ``rows_table`` takes it) as an ``Event``."""
+    return Event(**dict(zip(EVENT_COLUMNS, row, strict=True)))

@@ -88,12 +88,13 @@ class Journal:
 
         On failure the file is cut back to where the frame began (so a later frame never
         follows a torn one) and the error is raised."""
-        frame = _FRAME.pack(len(payload), zlib.crc32(payload)) + payload
+        head = _FRAME.pack(len(payload), zlib.crc32(payload))
+        size = len(head) + len(payload)
         start = self.end
         try:
-            written = os.pwrite(self._fd, frame, start)
-            if written != len(frame):
-                raise OSError(f"short write to the ingest journal ({written} of {len(frame)})")
+            written = os.pwritev(self._fd, [head, payload], start)  # without copying the payload
+            if written != size:
+                raise OSError(f"short write to the ingest journal ({written} of {size})")
             os.fdatasync(self._fd)
         except BaseException:
             try:
@@ -101,7 +102,7 @@ class Journal:
             except OSError:
                 log.exception("could not cut the ingest journal back after a failed write")
             raise
-        self.end = start + len(frame)
+        self.end = start + size
         return self.end
 
     def reset(self, generation: int) -> None:

@@ -26,6 +26,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from msgspec.structs import astuple
+
 from agentlytics.model.event import BotHit, Event, Identity
 from agentlytics.storage.dedupe import RecentIds, id_key
 
@@ -40,6 +42,8 @@ Outcome = list[bool] | BaseException
 @dataclass(slots=True)
 class Write:
     events: Sequence[Event] = ()
+    #: events as rows (``storage/arrow.rows_table``), from a store's ``append_rows``
+    rows: Sequence[tuple[Any, ...]] = ()
     bots: Sequence[BotHit] = ()
     identities: Sequence[Identity] = ()
     #: the event loop awaiting ``future`` (an asyncio future); None for a blocking caller,
@@ -101,6 +105,29 @@ def mark_new(
             flags.append(new)
         results.append(flags)
     return results, candidates, added
+
+
+def new_rows(
+    group: Sequence[Write], seen: RecentIds
+) -> tuple[list[list[bool]], list[tuple[Any, ...]], list[int]]:
+    """``mark_new`` for a store that keeps events as rows: each write's flags, the rows to
+    store (a write's events made rows), and the keys added to ``seen``."""
+    results: list[list[bool]] = []
+    fresh: list[tuple[Any, ...]] = []
+    added: list[int] = []
+    add = seen.add
+    for write in group:
+        rows = write.rows or [astuple(e) for e in write.events]
+        flags: list[bool] = []
+        for row in rows:
+            key = id_key(row[0], row[1])  # project_id, event_id
+            new = add(key)
+            if new:
+                fresh.append(row)
+                added.append(key)
+            flags.append(new)
+        results.append(flags)
+    return results, fresh, added
 
 
 class GroupWriter:
@@ -190,7 +217,7 @@ class GroupWriter:
             if first is None:
                 return
             group = [first]
-            count = len(first.events)
+            count = len(first.events) + len(first.rows)
             deadline = time.monotonic() + self._group_commit_s
             stop = False
             while count < MAX_GROUP:
@@ -203,7 +230,7 @@ class GroupWriter:
                     stop = True
                     break
                 group.append(item)
-                count += len(item.events)
+                count += len(item.events) + len(item.rows)
             self._commit_group(group)
             if stop:
                 return

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+from msgspec import UNSET, UnsetType
+
 from agentlytics.ingest.draft import Draft
 
 MCP_FIELDS = (
@@ -44,6 +47,76 @@ def draft(body: dict[str, Any], *, source: str) -> Draft:
         page_origin=body.get("page_origin"),
         mcp=mcp,
     )
+
+
+class NativeEvent(msgspec.Struct, gc=False):
+    """One event of a ``/track/batch`` body, decoded straight from JSON (``decode_batch``).
+
+    ``gc=False``: not tracked by the garbage collector (decoding a batch took ~20% less),
+    which is safe because what JSON decodes into never refers back to the event, so no
+    reference cycle can go through it.
+
+    The types are those of a well-formed event: a body with anything else (an event that is
+    not an object, a number where an id goes, …) does not decode, and goes through
+    ``draft`` and the per-event pipeline instead, which answers each event on its own.
+    Unknown keys are ignored there as here. An MCP field missing is ``UNSET`` (present,
+    even as null, it makes the event an MCP call, as in ``draft``)."""
+
+    event: str
+    properties: dict[str, Any] | None = None
+    timestamp: int | float | str | None = None
+    id: str | None = None
+    user_id: str | None = None
+    anonymous_id: str | None = None
+    session_id: str | None = None
+    user_email: Any = None
+    user_name: Any = None
+    page_origin: str | None = None
+    token: str | None = None
+    writeKey: str | None = None
+    mcp_session_id: Any | UnsetType = UNSET
+    primitive_type: Any | UnsetType = UNSET
+    primitive_name: Any | UnsetType = UNSET
+    latency_ms: Any | UnsetType = UNSET
+    success: Any | UnsetType = UNSET
+    error: Any | UnsetType = UNSET
+    args: Any | UnsetType = UNSET
+    result: Any | UnsetType = UNSET
+    client: Any | UnsetType = UNSET
+
+    def mcp(self) -> dict[str, Any]:
+        """The MCP fields present, as ``draft`` collects them."""
+        if (  # most events: no call
+            self.mcp_session_id is UNSET
+            and self.primitive_type is UNSET
+            and self.primitive_name is UNSET
+            and self.latency_ms is UNSET
+            and self.success is UNSET
+            and self.error is UNSET
+            and self.args is UNSET
+            and self.result is UNSET
+            and self.client is UNSET
+        ):
+            return {}
+        return {k: v for k in MCP_FIELDS if (v := getattr(self, k)) is not UNSET}
+
+
+class NativeBatch(msgspec.Struct):
+    events: list[NativeEvent]
+    token: str | None = None
+    writeKey: str | None = None
+
+
+_decode_batch = msgspec.json.Decoder(NativeBatch).decode
+
+
+def decode_batch(body: bytes) -> NativeBatch | None:
+    """A ``/track/batch`` body of well-formed events, or None for anything else (which the
+    generic path decodes and answers, with its per-event errors)."""
+    try:
+        return _decode_batch(body)
+    except msgspec.DecodeError:  # ValidationError is a DecodeError
+        return None
 
 
 def looks_like_browser(headers: dict[str, str] | Any) -> bool:

@@ -6,13 +6,20 @@ one sync; each request's future resolves only after that. Reads use their own cu
 same connection (DuckDB's MVCC lets them run beside the writer).
 
 Durable means in the ingest journal (``storage/journal.py``, ``events.duckdb.journal`` beside
-the database): one frame per group, written and synced, then acknowledged. The writer moves
-journalled events into DuckDB every ``apply_ms`` (or sooner when many have gathered), in one
-transaction that also records how far into the journal it got, so a DuckDB commit's fixed
-cost (several ms of CPU) is paid per few thousand events rather than per group. Every read
-first has the writer apply what is still pending, so an acknowledged event is always
-visible to the next query. At start-up, frames past the recorded offset (acknowledged
-before a crash) are applied; at shutdown everything is applied and the journal emptied.
+the database): one frame per group, written and synced, then acknowledged. Journalled events
+move into DuckDB every ``apply_ms`` (or sooner when many have gathered), in one transaction
+that also records how far into the journal it got, so a DuckDB commit's fixed cost (several
+ms of CPU) is paid per few thousand events rather than per group. That transaction runs in
+an apply thread (``_start_apply``) while the writer goes on syncing and acknowledging; the
+writer waits for it before it touches DuckDB itself (``_settle_apply``), so DuckDB still has
+one writer. Every read first has the writer apply what is still pending, so an acknowledged
+event is always visible to the next query. At start-up, frames past the recorded offset
+(acknowledged before a crash) are applied; at shutdown everything is applied and the journal
+emptied.
+
+Events travel as rows (tuples in ``EVENT_COLUMNS`` order, times as unix ms): the columnar
+batch path makes them directly (``append_rows``), ``append`` turns ``Event``s into rows; the
+journal's frames hold rows, and an apply converts them into one Arrow table.
 
 Between commits the writer keeps the hourly rollup current (``rollup.py``); bulk loads and
 other maintenance run in the writer thread too, so every write is serialized through it.
@@ -20,6 +27,7 @@ other maintenance run in the writer thread too, so every write is serialized thr
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import logging
 import threading
@@ -34,20 +42,22 @@ import msgspec
 import pyarrow as pa
 from msgspec.structs import astuple
 
-from agentlytics.model.event import BotHit, Event, Identity
-from agentlytics.storage.arrow import events_table
+from agentlytics.model.event import EVENT_COLUMNS, BotHit, Event, Identity
+from agentlytics.storage.arrow import event_of, rows_table
 from agentlytics.storage.dedupe import RecentIds, id_key
 from agentlytics.storage.duckdb import properties, rollup, users
 from agentlytics.storage.duckdb.schema import migrate
 from agentlytics.storage.journal import HEADER_SIZE, Journal
 from agentlytics.storage.ports import Rows
-from agentlytics.storage.writer import GroupWriter, Outcome, Write, mark_new
+from agentlytics.storage.writer import GroupWriter, Outcome, Write, new_rows
 
 log = logging.getLogger(__name__)
 
 _MAINTAIN_EVERY_S = 30.0  # rollup upkeep at least this often
 #: journalled events are applied to DuckDB once this many have gathered (or ``apply_ms``)
 APPLY_ROWS = 20_000
+#: while an apply is in flight, the writer waits for it once this many events are pending
+MAX_PENDING = 4 * APPLY_ROWS
 #: from this many rows on, an apply inserts them as an Arrow table (``_insert_arrow``)
 ARROW_ROWS = 256
 #: what retention deletes from: table, the column holding each row's time
@@ -62,12 +72,28 @@ _ALL = 1 << 62  # a journal offset past any frame
 #: 128 MB the insert and its checkpoints cost about half (the price: up to ~130 MB more
 #: memory for the rows not yet checkpointed, and a longer WAL replay after a crash).
 WAL_CHECKPOINT = "128MB"
+#: a journal frame: msgpack of (ROWS_FRAME, event rows, bot hits), each row the event's
+#: values in ``EVENT_COLUMNS`` order (times as unix ms). Frames of before (a msgpack pair of
+#: ``Event`` maps and bot hits) are still read at start-up, told apart by their first byte.
+ROWS_FRAME = 2
+Row = tuple[Any, ...]
 _encode = msgspec.msgpack.Encoder().encode
-_decode_frame = msgspec.msgpack.Decoder(tuple[list[Event], list[BotHit]]).decode
+_decode_rows = msgspec.msgpack.Decoder(tuple[int, list[tuple[Any, ...]], list[BotHit]]).decode
+_decode_events = msgspec.msgpack.Decoder(tuple[list[Event], list[BotHit]]).decode
+_PAIR = 0x92  # a msgpack array of two: a frame of ``Event``s
+
+
+def _decode_frame(payload: bytes) -> tuple[list[Row], list[BotHit]]:
+    if payload[0] == _PAIR:
+        events, bots = _decode_events(payload)
+        return [astuple(e) for e in events], bots
+    _kind, rows, bots = _decode_rows(payload)
+    return rows, bots
 
 
 _EPOCH = datetime(1970, 1, 1)
 _MS = timedelta(milliseconds=1)
+_TIMESTAMP, _RECEIVED_AT = EVENT_COLUMNS.index("timestamp"), EVENT_COLUMNS.index("received_at")
 
 
 class DuckDBEventStore:
@@ -100,8 +126,8 @@ class DuckDBEventStore:
         self._seen = RecentIds(dedupe_capacity)
         self._warm_dedupe(dedupe_window_days, dedupe_capacity)
         self._appenders: dict[str, Any] = {}
-        #: events and bot hits journalled (acknowledged) but not yet in DuckDB
-        self._pending: list[Event] = []
+        #: event rows and bot hits journalled (acknowledged) but not yet in DuckDB
+        self._pending: list[Row] = []
         self._pending_bots: list[BotHit] = []
         self._pending_since = 0.0
         self._apply_s = apply_ms / 1000
@@ -130,6 +156,10 @@ class DuckDBEventStore:
         #: each project's highest user number (``users.py``); it may lag (readers allow it)
         self.user_numbers = users.highest(self._con)
         self._journal: Journal | None = None
+        #: the apply thread, and the apply in flight there: (future, its rows, its bot hits)
+        self._applier = concurrent.futures.ThreadPoolExecutor(1, "duckdb-apply")
+        self._applying: tuple[concurrent.futures.Future[None], list[Row], list[BotHit]] | None
+        self._applying = None
         if journal and path != ":memory:":
             self._journal = Journal(path + ".journal")
             self._recover()
@@ -153,6 +183,11 @@ class DuckDBEventStore:
     async def append(self, events: Sequence[Event], bots: Sequence[BotHit] = ()) -> list[bool]:
         return await self._writer.submit(Write(events=events, bots=bots))
 
+    async def append_rows(self, rows: Sequence[Row]) -> list[bool]:
+        """``append`` for events already made rows (``storage/arrow.rows_table``), as the
+        columnar batch path makes them (``Ingestor.ingest_native``)."""
+        return await self._writer.submit(Write(rows=rows))
+
     async def add_identity(self, identity: Identity) -> None:
         await self._writer.submit(Write(identities=[identity]))
 
@@ -169,13 +204,27 @@ class DuckDBEventStore:
         wait = 0.01 if self._behind or keys.wanted or keys.filling else _MAINTAIN_EVERY_S
         if self._pending or self._pending_bots:
             wait = min(wait, max(0.0, self._pending_since + self._apply_s - time.monotonic()))
+        if self._applying is not None:  # to settle it (and retry it if it failed)
+            wait = min(wait, self._apply_s)
         return wait
 
     def _maintain(self, until: datetime | None = None) -> None:
         """Upkeep (writer thread only; a failure is logged, not raised): apply the journal
         when due, then one step of rollup upkeep."""
         self._apply_if_due()
-        if self._retention_days and time.monotonic() - self._pruned > _EXPIRE_EVERY_S:
+        if until is None:
+            until = datetime.now(UTC).replace(tzinfo=None) - rollup.LAG
+        expiring = self._retention_days and time.monotonic() - self._pruned > _EXPIRE_EVERY_S
+        keys = self._keys
+        if not (
+            expiring
+            or (self._rollups and (self._behind or self._watermark < rollup.floor_hour(until)))
+            or keys.wanted
+            or keys.filling
+        ):
+            return  # nothing to do in DuckDB (an apply may be in flight)
+        self._settle_apply()
+        if expiring:
             try:
                 self._expire()
             except Exception:
@@ -183,8 +232,6 @@ class DuckDBEventStore:
         if not self._rollups:
             return
         self._maintained = time.monotonic()
-        if until is None:
-            until = datetime.now(UTC).replace(tzinfo=None) - rollup.LAG
         try:
             before = self._watermark
             self._watermark = rollup.advance(self._con, until, before)
@@ -249,8 +296,7 @@ class DuckDBEventStore:
         return self._watermark
 
     def _commit(self, group: list[Write]) -> list[Outcome]:
-        results, candidates, added = mark_new(group, self._seen)
-        fresh = [event for _, _, event in candidates]
+        results, fresh, added = new_rows(group, self._seen)
         bots = [b for w in group for b in w.bots]
         identities = [i for w in group for i in w.identities]
         journal = self._journal
@@ -258,6 +304,7 @@ class DuckDBEventStore:
             if journal is None:
                 self._write(fresh, bots, identities)
             elif identities:
+                self._settle_apply()
                 # rare (one per /identify): straight to DuckDB, with what is pending, so
                 # queries resolve the new identity at once
                 self._write(
@@ -265,7 +312,7 @@ class DuckDBEventStore:
                 )
                 self._pending, self._pending_bots = [], []
             elif fresh or bots:
-                journal.append(_encode((fresh, bots)))
+                journal.append(_encode((ROWS_FRAME, fresh, bots)))
                 if not (self._pending or self._pending_bots):
                     self._pending_since = time.monotonic()
                 self._pending += fresh
@@ -283,15 +330,56 @@ class DuckDBEventStore:
 
     def _apply_if_due(self) -> None:
         """After a group's acknowledgements (writer thread): apply the journal if enough
-        has gathered or the oldest pending event has waited ``apply_ms``."""
-        if (self._pending or self._pending_bots) and (
+        has gathered or the oldest pending event has waited ``apply_ms``, in the apply
+        thread, so that the writer goes on syncing and acknowledging meanwhile (see
+        ``_start_apply``)."""
+        if self._applying is not None:
+            if not self._applying[0].done() and len(self._pending) < MAX_PENDING:
+                return  # one apply at a time; the next once it has finished
+            self._settle_apply()
+        if not (self._pending or self._pending_bots):
+            return
+        journal = self._journal
+        if journal is not None and (
             len(self._pending) >= APPLY_ROWS
             or time.monotonic() - self._pending_since >= self._apply_s
         ):
-            self._apply_pending()
+            if journal.end > ROTATE_BYTES:
+                self._apply_pending()  # here, so that nothing is pending when it rotates
+            else:
+                self._start_apply()
+
+    def _start_apply(self) -> None:
+        """Hand what is pending to the apply thread (writer thread). DuckDB's insert runs
+        mostly without the GIL, and meanwhile the writer syncs and acknowledges the next
+        groups: applied by the writer itself, every apply (~0.1 s for 20,000 events) held
+        up every acknowledgement. The writer touches DuckDB only after ``_settle_apply``,
+        so DuckDB still sees one writer."""
+        assert self._journal is not None
+        rows, bots = self._pending, self._pending_bots
+        future = self._applier.submit(self._write, rows, bots, [], self._journal.end)
+        # in this order: a read (``_sync``) must always find them pending or in flight
+        self._applying = (future, rows, bots)
+        self._pending, self._pending_bots = [], []
+
+    def _settle_apply(self) -> None:
+        """Wait for the apply in flight, if any (writer thread); if it failed, its events
+        are pending again, to be retried in ``apply_ms``."""
+        if self._applying is None:
+            return
+        future, rows, bots = self._applying
+        try:
+            future.result()
+        except Exception:
+            log.exception("applying the ingest journal failed; retrying in %.1f s", self._apply_s)
+            self._pending = rows + self._pending
+            self._pending_bots = bots + self._pending_bots
+            self._pending_since = time.monotonic()
+        self._applying = None
 
     def _apply_pending(self) -> None:
-        """Move every journalled event into DuckDB in one transaction (writer thread)."""
+        """Move every journalled event into DuckDB now, in one transaction (writer thread)."""
+        self._settle_apply()
         journal = self._journal
         if journal is None or not (self._pending or self._pending_bots):
             return
@@ -332,13 +420,13 @@ class DuckDBEventStore:
             # frame; ids already stored are skipped below
             log.warning("ingest journal is newer than the database; applying all of it")
             applied = 0
-        events: list[Event] = []
+        rows: list[Row] = []
         bots: list[BotHit] = []
         for _end, payload in journal.frames(applied):
-            frame_events, frame_bots = _decode_frame(payload)
-            events += frame_events
+            frame_rows, frame_bots = _decode_frame(payload)
+            rows += frame_rows
             bots += frame_bots
-        fresh = [e for e in events if self._seen.add(id_key(e.project_id, e.event_id))]
+        fresh = [r for r in rows if self._seen.add(id_key(r[0], r[1]))]
         if fresh or bots:
             log.warning(
                 "ingest journal: applying %d events acknowledged before the last stop",
@@ -378,21 +466,19 @@ class DuckDBEventStore:
         if deleted:
             log.warning("retention: deleted %d events from before %s UTC", deleted, cutoff)
 
-    def _retained(
-        self, events: list[Event], bots: list[BotHit]
-    ) -> tuple[list[Event], list[BotHit]]:
+    def _retained(self, rows: list[Row], bots: list[BotHit]) -> tuple[list[Row], list[BotHit]]:
         """What of a write is within the retention (older events are acknowledged, as
         they would be and then expire, but never stored)."""
         if not self._retention_days:
-            return events, bots
+            return rows, bots
         ms = int((self._cutoff() - _EPOCH).total_seconds() * 1000)
-        return [e for e in events if e.timestamp >= ms], [b for b in bots if b.timestamp >= ms]
+        return [r for r in rows if r[_TIMESTAMP] >= ms], [b for b in bots if b.timestamp >= ms]
 
     # -- DuckDB ---------------------------------------------------------------------------
 
     def _write(
         self,
-        fresh: list[Event],
+        fresh: list[Row],
         bots: list[BotHit],
         identities: list[Identity],
         applied: int | None = None,
@@ -410,7 +496,7 @@ class DuckDBEventStore:
             return
         # events received before the rollup's watermark are counted into it in this commit
         mark = int((self._watermark - _EPOCH).total_seconds() * 1000)
-        late = [e for e in fresh if e.received_at < mark] if self._rollups else []
+        late = [r for r in fresh if r[_RECEIVED_AT] < mark] if self._rollups else []
         if not bots and not identities and not late and applied is None:
             self._append_events(fresh)
             return
@@ -424,7 +510,7 @@ class DuckDBEventStore:
             elif fresh:
                 self._append_events(fresh)
             if late:
-                rollup.count_late(con, self._append, late)
+                rollup.count_late(con, self._append, [event_of(r) for r in late])
             if bots:
                 self._append("bot_hits", [_bot_row(b) for b in bots])
             for ident in identities:
@@ -451,20 +537,20 @@ class DuckDBEventStore:
             appender.clear()  # never carry a failed group's rows into the next flush
             raise
 
-    def _insert_arrow(self, events: list[Event]) -> None:
+    def _insert_arrow(self, rows: list[Row]) -> None:
         """Many events as one Arrow table and one ``INSERT``: building the table keeps the
         GIL for a few µs per event, the insert mostly runs without it (the appender's
         conversion and flush keep it throughout, stalling the event loop meanwhile)."""
         con = self._con
-        con.register("_applied", events_table(events))
+        con.register("_applied", rows_table(rows))
         try:
             con.execute("INSERT INTO events SELECT * FROM _applied")
         finally:
             con.unregister("_applied")
 
-    def _append_events(self, events: list[Event]) -> None:
-        """Events through the appender (one conversion call; the flush is one statement)."""
-        self._append("events", _event_rows(events))
+    def _append_events(self, rows: list[Row]) -> None:
+        """Event rows through the appender (one conversion call; the flush is one statement)."""
+        self._append("events", _appender_rows(rows))
 
     def append_table(self, table: pa.Table, into: str = "events") -> int:
         """Bulk-load an Arrow table (columns in the table's order) in one transaction, with
@@ -507,8 +593,14 @@ class DuckDBEventStore:
         return int(table.num_rows)
 
     def _call(self, fn: Callable[[], None]) -> None:
-        """Run ``fn`` in the writer thread (serialized with commits and upkeep); wait for it."""
-        self._writer.call(fn)
+        """Run ``fn`` in the writer thread (serialized with commits, upkeep and applies);
+        wait for it."""
+
+        def run() -> None:
+            self._settle_apply()
+            fn()
+
+        self._writer.call(run)
 
     def _warm_dedupe(self, days: int, capacity: int) -> None:
         since = int(time.time() * 1000) - days * 86_400_000
@@ -532,7 +624,7 @@ class DuckDBEventStore:
         """Before a read: have the writer apply what the journal holds, so the read sees
         every acknowledged event."""
         if (
-            (self._pending or self._pending_bots)
+            (self._pending or self._pending_bots or self._applying is not None)
             and not self._writer.closed  # closing applied them, or they wait for next start
             and threading.current_thread() is not self._writer.thread
         ):
@@ -573,19 +665,20 @@ class DuckDBEventStore:
                     self._rotate()
             self._con.execute("CHECKPOINT")
         finally:
+            self._applier.shutdown()
             self._con.close()
             if self._journal is not None:
                 self._journal.close()
 
 
-def _event_rows(events: Sequence[Event]) -> list[list[Any]]:
-    """Events as appender rows: the two ms timestamps as naive UTC datetimes (a group's events
-    share a few distinct times, so each is converted once)."""
+def _appender_rows(events: Sequence[Row]) -> list[list[Any]]:
+    """Event rows as appender rows: the two ms timestamps as naive UTC datetimes (a group's
+    events share a few distinct times, so each is converted once)."""
     times: dict[int, datetime] = {}
     rows = []
     for event in events:
-        row = list(astuple(event))
-        for i in (3, 4):  # timestamp, received_at
+        row = list(event)
+        for i in (_TIMESTAMP, _RECEIVED_AT):
             ms = row[i]
             at = times.get(ms)
             if at is None:

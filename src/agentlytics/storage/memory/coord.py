@@ -1,4 +1,10 @@
-"""Coordinator for one process: fixed-window counters, slots, and a live ring buffer."""
+"""Coordinator for one process: fixed-window counters, slots, and a live ring buffer.
+
+The live buffer keeps what each ``publish`` was handed as one entry (numbered first, first +
+1, …), without a Python step per event, and reads an event of it only when asked: a
+publisher may hand a sequence that makes each event's dict on access (the ingest pipeline
+does), so that events nobody reads (most, with nobody on ``/stream`` or ``/live``) are never
+made. At most ``LIVE_MAX_EVENTS`` of the latest events are kept."""
 
 from __future__ import annotations
 
@@ -6,8 +12,7 @@ import asyncio
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
-from itertools import repeat
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 from agentlytics.storage.ports import RateDecision
@@ -16,13 +21,45 @@ LIVE_WINDOW_MS = 5 * 60 * 1000
 LIVE_MAX_EVENTS = 10_000
 
 
+class _Published:
+    """One ``publish``: its events, the number of the first, when; ``skip``: how many of
+    its first events are no longer kept."""
+
+    __slots__ = ("at", "events", "first", "skip")
+
+    def __init__(self, first: int, at: int, events: Sequence[dict[str, Any]]) -> None:
+        self.first, self.at, self.events, self.skip = first, at, events, 0
+
+    def after(self, cursor: int) -> Iterator[tuple[int, dict[str, Any]]]:
+        """(number, event) of the events kept numbered after ``cursor``."""
+        events = self.events
+        for i in range(max(self.skip, cursor + 1 - self.first), len(events)):
+            yield self.first + i, events[i]
+
+
 class _Live:
     def __init__(self) -> None:
         self.seq = 0
-        self.buffer: deque[tuple[int, int, dict[str, Any]]] = deque(maxlen=LIVE_MAX_EVENTS)
+        self.buffer: deque[_Published] = deque()
+        self.kept = 0  # events in the buffer
         self.changed = asyncio.Condition()
         #: subscribers waiting on ``changed`` (publish skips the condition when there are none)
         self.waiting = 0
+
+    def add(self, events: Sequence[dict[str, Any]]) -> None:
+        self.buffer.append(_Published(self.seq + 1, int(time.time() * 1000), events))
+        self.seq += len(events)
+        self.kept += len(events)
+        while self.kept > LIVE_MAX_EVENTS:  # forget the oldest
+            oldest = self.buffer[0]
+            left = len(oldest.events) - oldest.skip
+            excess = self.kept - LIVE_MAX_EVENTS
+            if left <= excess:
+                self.buffer.popleft()
+                self.kept -= left
+            else:
+                oldest.skip += excess
+                self.kept -= excess
 
 
 class MemoryCoordinator:
@@ -70,10 +107,7 @@ class MemoryCoordinator:
         if not events:
             return
         live = self._channel(project_id)
-        first = live.seq + 1
-        live.seq += len(events)
-        # a batch at once (numbered first, first + 1, …), without a Python step per event
-        live.buffer.extend(zip(range(first, live.seq + 1), repeat(int(time.time() * 1000)), events))
+        live.add(events)
         if live.waiting:
             async with live.changed:
                 live.changed.notify_all()
@@ -83,7 +117,7 @@ class MemoryCoordinator:
         if live is None:
             return []
         floor = max(since_ms, int(time.time() * 1000) - LIVE_WINDOW_MS)
-        return [event for _, at, event in live.buffer if at >= floor]
+        return [event for p in live.buffer if p.at >= floor for _, event in p.after(0)]
 
     async def subscribe(
         self, project_id: str, last_id: str | None = None
@@ -93,7 +127,12 @@ class MemoryCoordinator:
         if last_id is not None and last_id.isdigit():
             cursor = min(int(last_id), live.seq)
         while True:
-            pending = [(seq, event) for seq, _, event in live.buffer if seq > cursor]
+            pending = [
+                pair
+                for p in live.buffer
+                if p.first + len(p.events) - 1 > cursor
+                for pair in p.after(cursor)
+            ]
             for seq, event in pending:
                 cursor = seq
                 yield str(seq), event
