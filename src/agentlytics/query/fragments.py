@@ -320,12 +320,12 @@ def session_totals_sql(scope: Scope, spec: QuerySpec) -> str | None:
         return None
     if not all(METRICS[m].level == "session" or m in _FROM_SESSIONS for m in spec.metrics):
         return None
-    sums = all(m in _SUMS for m in spec.metrics)
-    fr = fragments(scope, resolve="unique_users" in spec.metrics, totals=sums)
+    summed = all(m in _SUMS for m in spec.metrics)
+    fr = fragments(scope, resolve="unique_users" in spec.metrics, totals=summed)
     if fr is None:
         return None
     ctes = fr.ctes()
-    if sums:
+    if summed:
         sums = session_sums(fr)
         measures = ", ".join(f"{_SUMS[m]} AS m{i}" for i, m in enumerate(spec.metrics))
         return f"WITH {ctes},\n{sums}\nSELECT {measures} FROM t"
