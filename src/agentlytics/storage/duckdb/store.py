@@ -19,7 +19,7 @@ emptied.
 
 Events travel as rows (tuples in ``EVENT_COLUMNS`` order, times as unix ms): the columnar
 batch path makes them directly (``append_rows``), ``append`` turns ``Event``s into rows; the
-journal's frames hold rows, and an apply converts them into one Arrow table.
+journal's frames hold rows (``frames.py``), and an apply converts them into one Arrow table.
 
 Between commits the writer keeps the hourly rollup current (``rollup.py``); bulk loads and
 other maintenance run in the writer thread too, so every write is serialized through it.
@@ -38,14 +38,13 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import msgspec
 import pyarrow as pa
-from msgspec.structs import astuple
 
-from agentlytics.model.event import EVENT_COLUMNS, BotHit, Event, Identity
+from agentlytics.model.event import BotHit, Event, Identity
 from agentlytics.storage.arrow import event_of, rows_table
 from agentlytics.storage.dedupe import RecentIds, id_key
-from agentlytics.storage.duckdb import properties, rollup, users
+from agentlytics.storage.duckdb import frames, properties, rollup, users
+from agentlytics.storage.duckdb.frames import Row
 from agentlytics.storage.duckdb.schema import migrate
 from agentlytics.storage.journal import HEADER_SIZE, Journal
 from agentlytics.storage.ports import Rows
@@ -72,28 +71,7 @@ _ALL = 1 << 62  # a journal offset past any frame
 #: 128 MB the insert and its checkpoints cost about half (the price: up to ~130 MB more
 #: memory for the rows not yet checkpointed, and a longer WAL replay after a crash).
 WAL_CHECKPOINT = "128MB"
-#: a journal frame: msgpack of (ROWS_FRAME, event rows, bot hits), each row the event's
-#: values in ``EVENT_COLUMNS`` order (times as unix ms). Frames of before (a msgpack pair of
-#: ``Event`` maps and bot hits) are still read at start-up, told apart by their first byte.
-ROWS_FRAME = 2
-Row = tuple[Any, ...]
-_encode = msgspec.msgpack.Encoder().encode
-_decode_rows = msgspec.msgpack.Decoder(tuple[int, list[tuple[Any, ...]], list[BotHit]]).decode
-_decode_events = msgspec.msgpack.Decoder(tuple[list[Event], list[BotHit]]).decode
-_PAIR = 0x92  # a msgpack array of two: a frame of ``Event``s
-
-
-def _decode_frame(payload: bytes) -> tuple[list[Row], list[BotHit]]:
-    if payload[0] == _PAIR:
-        events, bots = _decode_events(payload)
-        return [astuple(e) for e in events], bots
-    _kind, rows, bots = _decode_rows(payload)
-    return rows, bots
-
-
 _EPOCH = datetime(1970, 1, 1)
-_MS = timedelta(milliseconds=1)
-_TIMESTAMP, _RECEIVED_AT = EVENT_COLUMNS.index("timestamp"), EVENT_COLUMNS.index("received_at")
 
 
 class DuckDBEventStore:
@@ -312,7 +290,7 @@ class DuckDBEventStore:
                 )
                 self._pending, self._pending_bots = [], []
             elif fresh or bots:
-                journal.append(_encode((ROWS_FRAME, fresh, bots)))
+                journal.append(frames.encode(fresh, bots))
                 if not (self._pending or self._pending_bots):
                     self._pending_since = time.monotonic()
                 self._pending += fresh
@@ -423,7 +401,7 @@ class DuckDBEventStore:
         rows: list[Row] = []
         bots: list[BotHit] = []
         for _end, payload in journal.frames(applied):
-            frame_rows, frame_bots = _decode_frame(payload)
+            frame_rows, frame_bots = frames.decode(payload)
             rows += frame_rows
             bots += frame_bots
         fresh = [r for r in rows if self._seen.add(id_key(r[0], r[1]))]
@@ -472,7 +450,8 @@ class DuckDBEventStore:
         if not self._retention_days:
             return rows, bots
         ms = int((self._cutoff() - _EPOCH).total_seconds() * 1000)
-        return [r for r in rows if r[_TIMESTAMP] >= ms], [b for b in bots if b.timestamp >= ms]
+        kept = [r for r in rows if r[frames.TIMESTAMP] >= ms]
+        return kept, [b for b in bots if b.timestamp >= ms]
 
     # -- DuckDB ---------------------------------------------------------------------------
 
@@ -496,7 +475,7 @@ class DuckDBEventStore:
             return
         # events received before the rollup's watermark are counted into it in this commit
         mark = int((self._watermark - _EPOCH).total_seconds() * 1000)
-        late = [r for r in fresh if r[_RECEIVED_AT] < mark] if self._rollups else []
+        late = [r for r in fresh if r[frames.RECEIVED_AT] < mark] if self._rollups else []
         if not bots and not identities and not late and applied is None:
             self._append_events(fresh)
             return
@@ -512,7 +491,7 @@ class DuckDBEventStore:
             if late:
                 rollup.count_late(con, self._append, [event_of(r) for r in late])
             if bots:
-                self._append("bot_hits", [_bot_row(b) for b in bots])
+                self._append("bot_hits", [frames.bot_row(b) for b in bots])
             for ident in identities:
                 con.execute(
                     "INSERT OR REPLACE INTO identities "
@@ -550,7 +529,7 @@ class DuckDBEventStore:
 
     def _append_events(self, rows: list[Row]) -> None:
         """Event rows through the appender (one conversion call; the flush is one statement)."""
-        self._append("events", _appender_rows(rows))
+        self._append("events", frames.appender_rows(rows))
 
     def append_table(self, table: pa.Table, into: str = "events") -> int:
         """Bulk-load an Arrow table (columns in the table's order) in one transaction, with
@@ -669,24 +648,3 @@ class DuckDBEventStore:
             self._con.close()
             if self._journal is not None:
                 self._journal.close()
-
-
-def _appender_rows(events: Sequence[Row]) -> list[list[Any]]:
-    """Event rows as appender rows: the two ms timestamps as naive UTC datetimes (a group's
-    events share a few distinct times, so each is converted once)."""
-    times: dict[int, datetime] = {}
-    rows = []
-    for event in events:
-        row = list(event)
-        for i in (_TIMESTAMP, _RECEIVED_AT):
-            ms = row[i]
-            at = times.get(ms)
-            if at is None:
-                at = times[ms] = _EPOCH + _MS * ms
-            row[i] = at
-        rows.append(row)
-    return rows
-
-
-def _bot_row(bot: BotHit) -> tuple[Any, ...]:
-    return (bot.project_id, _EPOCH + _MS * bot.timestamp, bot.category, bot.actor, bot.name)
