@@ -142,6 +142,8 @@ CASES = [
         fragments=True,
     ),
     Case("users_stats_activity", lambda s: activity_sql(s, "day"), users=True),
+    # with the period's event names known: one bitmap per (day, name) pair
+    Case("users_stats_activity_pairs", lambda s: activity_sql(s, "day", 8), users=True),
     Case(
         "users_query_by_event_and_hour",
         lambda s: (

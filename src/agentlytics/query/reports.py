@@ -64,7 +64,12 @@ def activity(
     them (the first buckets; the most frequent events).
     """
     scope = engine.scope(project, period)
-    rows = engine.fetch(scope, activity_sql(scope, unit))
+    hours = users.usable(scope)
+    names = None
+    if hours is not None and scope.user_range and scope.rollup_dims is not None:
+        probe = engine.scope(project, period)
+        names = engine.fetch(probe, users.names_sql(probe, hours))[0]["names"]
+    rows = engine.fetch(scope, activity_sql(scope, unit, names))
     totals = {"unique_users": 0, "total_events": 0}
     series, events = [], []
     for r in rows:
@@ -82,11 +87,20 @@ def activity(
     return totals, series[:MAX_LIMIT], events[:MAX_LIMIT], truncated
 
 
-def activity_sql(scope: Scope, unit: str) -> str:
+#: event names the partial hours at a period's edges may add to those of its whole hours
+_EDGE_NAMES = 8
+
+
+def activity_sql(scope: Scope, unit: str, names: int | None = None) -> str:
     """The one statement of ``activity``: rows (part 0: totals, 1: per bucket, 2: per event
-    name) with ``users`` and ``n`` events."""
+    name) with ``users`` and ``n`` events. ``names``: how many event names the period has
+    (about), when known: with few enough, one bitmap per (bucket, name) pair serves all
+    three parts (``users.activity_sql``)."""
     F = scope.dialect
     hours = users.usable(scope)
+    pairs = users.buckets(scope, unit) * (names + _EDGE_NAMES) if names is not None else 0
+    if hours is not None and pairs and users.fits(scope, pairs):
+        return users.activity_sql(scope, hours, F.trunc(unit, "lts"), F.format_bucket(unit, "b"))
     if hours is not None:  # from the hourly users (``query/users.py``)
         reduced = users.reduced(scope, hours, F.trunc(unit, "lts"))
         groups = 1 + users.buckets(scope, unit) + users.NAME_GROUPS
