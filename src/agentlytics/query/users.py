@@ -16,7 +16,7 @@ Distinct users are then exact: numbers and raw ids never stand for the same user
 counted as bitmaps over [1, the project's highest number] (``bitstring_agg``, 2-3x cheaper
 than hashing ~300k numbers per group) when the statement's groups x numbers fit
 ``BITMAP_BITS``, else by ``count(DISTINCT)``; numbers above the highest the engine knew
-(assigned since) and raw ids are counted apart (``extra``), by ``count(DISTINCT)``.
+(assigned since) and raw ids are counted apart (``x``), as a list of unique values.
 
 Served from it: ``/stats``' totals, series and per-event counts (``reduced``), ``/query`` for
 event counts, page views and unique users by time and event (``query_sql``, hence
@@ -185,7 +185,9 @@ def distinct_sql(scope: Scope, groups: int) -> str:
         numbers = f"coalesce(bit_count(bitstring_agg(u, 1, {scope.user_range})), 0)"
     else:
         numbers = "count(DISTINCT u)"
-    return f"{numbers} + count(DISTINCT x)"
+    # the few users counted apart as a list, not ``count(DISTINCT x)``: a distinct aggregate
+    # beside the bitmap made DuckDB materialize every row once more (/heatmap ~89 -> ~77 ms)
+    return f"{numbers} + coalesce(list_unique(list(x) FILTER (WHERE x IS NOT NULL)), 0)"
 
 
 def activity_sql(scope: Scope, hours: tuple[datetime, datetime], bucket: str, label: str) -> str:

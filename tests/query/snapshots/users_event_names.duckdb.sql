@@ -25,5 +25,5 @@ t AS (
   WHERE project_id = ? AND timestamp >= ? AND timestamp < ? GROUP BY name
 )
 SELECT c.*, t.first_seen, t.last_seen FROM (
-  SELECT name, sum(n) AS n, coalesce(bit_count(bitstring_agg(u, 1, 1000)), 0) + count(DISTINCT x) AS users FROM base GROUP BY name
+  SELECT name, sum(n) AS n, coalesce(bit_count(bitstring_agg(u, 1, 1000)), 0) + coalesce(list_unique(list(x) FILTER (WHERE x IS NOT NULL)), 0) AS users FROM base GROUP BY name
 ) AS c JOIN t USING (name) ORDER BY n DESC, name
