@@ -1,7 +1,7 @@
 """``/track/batch``'s two paths store the same rows and answer the same rejections.
 
 A batch of well-formed events is decoded typed and each event made its row directly
-(``Ingestor.ingest_native``); any other batch goes through drafts and the per-event steps
+(``ingest/columnar.py``); any other batch goes through drafts and the per-event steps
 (``Ingestor.ingest``). One element that is not an object sends a batch down the second path,
 so the same events sent both ways must give the same stored columns and the same errors.
 (The live bus through the rows path: ``tests/query/test_live.py``, whose batches take it.)"""

@@ -16,6 +16,7 @@ from agentlytics.api.common import (
 )
 from agentlytics.app import Services
 from agentlytics.errors import AuthError, ForbiddenError, ValidationError
+from agentlytics.ingest import columnar
 from agentlytics.ingest.draft import RequestContext
 from agentlytics.ingest.formats import native
 from agentlytics.ingest.pipeline import MAX_ID
@@ -66,11 +67,11 @@ async def track_batch(request: Request) -> Response:
 async def _track_rows(
     svc: Services, request: Request, batch: native.NativeBatch
 ) -> Response | None:
-    """A batch of well-formed events, each straight to its row (``Ingestor.ingest_native``);
+    """A batch of well-formed events, each straight to its row (``ingest/columnar.py``);
     None when it must go through the drafts (a bot's request, a store without rows)."""
     ctx = request_context(request, svc)
     source = "browser" if native.looks_like_browser(ctx.headers) else "server"
-    if not svc.ingest.takes_rows(ctx, source):
+    if not columnar.takes_rows(svc.ingest, ctx, source):
         return None
     default_token = batch.token or batch.writeKey
     tokens = {e.token or e.writeKey or default_token for e in batch.events}
@@ -78,7 +79,7 @@ async def _track_rows(
     if len(tokens) > 1:
         raise ValidationError("all events in a batch must use the same token", code="INVALID_TOKEN")
     project = _project(svc, ctx, next(iter(tokens), None))
-    failed = await svc.ingest.ingest_native(project, batch.events, ctx, source)
+    failed = await columnar.ingest(svc.ingest, project, batch.events, ctx, source)
     rejected = [{"index": i, "error": code, "message": message} for i, code, message in failed]
     return _batch_answer(len(batch.events), rejected)
 

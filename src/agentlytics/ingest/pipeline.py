@@ -13,12 +13,8 @@ A step rejects one event by raising ``Invalid`` (the rest of the batch goes on) 
 automated traffic by raising ``DropBot``. An event is acknowledged only after the write
 returned, which is after its commit.
 
-The columnar batch path (``ingest_native``) runs the same steps for the events of a
-``/track/batch`` decoded typed (``formats/native.NativeEvent``), straight into the row the
-store keeps: no draft, work record or ``Event`` per event, and what the request's events
-share (source, client, environment) worked out before the first. A request it cannot take
-(a bot's, a store without ``append_rows``, a body that does not decode typed) goes through
-``ingest``; ``tests/api/test_track_rows.py`` checks that both store and reject alike.
+``columnar.py`` runs the same steps for a ``/track/batch`` decoded typed, straight into the
+rows the store keeps; it shares the checks below (``checked_name``, ``properties_text``, …).
 """
 
 from __future__ import annotations
@@ -30,7 +26,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, Literal, overload
+from typing import Any, Literal
 
 import msgspec
 
@@ -38,7 +34,6 @@ from agentlytics.errors import RateLimited
 from agentlytics.ingest import enrich
 from agentlytics.ingest.bots import classify_bot
 from agentlytics.ingest.draft import Draft, RequestContext
-from agentlytics.ingest.formats.native import MCP_FIELDS, NativeEvent
 from agentlytics.ingest.geo import GeoResolver
 from agentlytics.ingest.privacy import VisitorHasher
 from agentlytics.model.event import BotHit, Event
@@ -70,7 +65,7 @@ PROMOTED_PROPERTIES = (
 
 
 @functools.lru_cache(maxsize=4096)
-def _environment(deployment: str | None, page_origin: str | None, origin: str | None) -> str:
+def environment(deployment: str | None, page_origin: str | None, origin: str | None) -> str:
     return enrich.classify_environment(deployment, page_origin, origin)
 
 
@@ -113,10 +108,6 @@ class _Work(msgspec.Struct):
 
 _PROMOTED = frozenset(PROMOTED_PROPERTIES)
 _NOT_YET = object()
-_NO_PROPS: dict[str, str | None] = {}
-_NO_MCP_ROW = (None,) * len(MCP_FIELDS)
-_NO_CLIENT = (None, None, None)
-_UTM = frozenset(enrich.UTM_KEYS)
 
 
 def _per_request(work: _Work, key: str, compute: Callable[..., Any], *args: Any) -> Any:
@@ -130,7 +121,7 @@ def _per_request(work: _Work, key: str, compute: Callable[..., Any], *args: Any)
     return value
 
 
-def _text(value: Any, field_name: str, limit: int) -> str | None:
+def checked_text(value: Any, field_name: str, limit: int) -> str | None:
     if type(value) is str:  # the common case first
         if len(value) > limit:
             raise Invalid("INVALID_FIELD", f"{field_name} is longer than {limit} characters")
@@ -145,7 +136,7 @@ def _text(value: Any, field_name: str, limit: int) -> str | None:
     return text
 
 
-def _clip(value: Any, limit: int) -> str | None:
+def clip(value: Any, limit: int) -> str | None:
     if type(value) is str:
         return value[:limit] or None
     if value is None or value == "" or isinstance(value, dict | list):
@@ -199,7 +190,7 @@ def promoted(props: dict[str, Any]) -> dict[str, str | None]:
         if type(value) is str:  # the common case, without a call
             out[key] = value[:MAX_TEXT] or None
         elif value is not None:
-            out[key] = _clip(value, MAX_TEXT)
+            out[key] = clip(value, MAX_TEXT)
     return out
 
 
@@ -209,9 +200,9 @@ def mcp_values(mcp: dict[str, Any]) -> dict[str, Any]:
     if kind is not None and kind not in ("tool", "resource", "prompt"):
         raise Invalid("INVALID_FIELD", "primitive_type must be 'tool', 'resource' or 'prompt'")
     v = {
-        "mcp_session_id": _clip(mcp.get("mcp_session_id"), MAX_ID),
+        "mcp_session_id": clip(mcp.get("mcp_session_id"), MAX_ID),
         "primitive_type": kind,
-        "primitive_name": _clip(mcp.get("primitive_name"), MAX_NAME),
+        "primitive_name": clip(mcp.get("primitive_name"), MAX_NAME),
     }
     latency = mcp.get("latency_ms")
     if latency is not None:
@@ -222,10 +213,10 @@ def mcp_values(mcp: dict[str, Any]) -> dict[str, Any]:
     if success is not None and not isinstance(success, bool):
         raise Invalid("INVALID_FIELD", "success must be true or false")
     v["success"] = success
-    v["error"] = _clip(mcp.get("error"), MAX_TEXT)
-    v["args"] = _clip(mcp.get("args"), MAX_MCP_PAYLOAD)
-    v["result"] = _clip(mcp.get("result"), MAX_MCP_PAYLOAD)
-    v["client"] = _clip(mcp.get("client"), MAX_NAME)
+    v["error"] = clip(mcp.get("error"), MAX_TEXT)
+    v["args"] = clip(mcp.get("args"), MAX_MCP_PAYLOAD)
+    v["result"] = clip(mcp.get("result"), MAX_MCP_PAYLOAD)
+    v["client"] = clip(mcp.get("client"), MAX_NAME)
     return v
 
 
@@ -317,12 +308,12 @@ class Ingestor:
         v = work.values
         v["name"] = name
         v["timestamp"] = parse_timestamp(d.timestamp, work.ctx.received_at)
-        v["event_id"] = _text(d.event_id, "id", MAX_EVENT_ID) or new_event_id()
-        v["user_id"] = _text(d.user_id, "user_id", MAX_ID)
-        v["anonymous_id"] = _text(d.anonymous_id, "anonymous_id", MAX_ID)
-        v["session_id"] = _text(d.session_id, "session_id", MAX_ID)
-        v["user_email"] = _clip(d.user_email, 200)
-        v["user_name"] = _clip(d.user_name, 200)
+        v["event_id"] = checked_text(d.event_id, "id", MAX_EVENT_ID) or new_event_id()
+        v["user_id"] = checked_text(d.user_id, "user_id", MAX_ID)
+        v["anonymous_id"] = checked_text(d.anonymous_id, "anonymous_id", MAX_ID)
+        v["session_id"] = checked_text(d.session_id, "session_id", MAX_ID)
+        v["user_email"] = clip(d.user_email, 200)
+        v["user_name"] = clip(d.user_name, 200)
 
     def normalize(self, work: _Work) -> None:
         props = work.properties
@@ -375,19 +366,21 @@ class Ingestor:
 
     def put_environment(self, work: _Work) -> None:
         d = work.draft
-        work.values["environment"] = _environment(d.deployment_name, d.page_origin, work.ctx.origin)
+        work.values["environment"] = environment(d.deployment_name, d.page_origin, work.ctx.origin)
         work.values["source"] = d.source
 
     def put_visitor_id(self, work: _Work) -> None:
         v = work.values
         if v.get("anonymous_id") or v.get("user_id"):
             return
-        v["anonymous_id"] = _per_request(work, "visitor", self._visitor_id, work)
+        v["anonymous_id"] = _per_request(
+            work, "visitor", self.visitor_id, work.project.id, work.ctx
+        )
 
-    def _visitor_id(self, work: _Work) -> str:
-        ctx = work.ctx
+    def visitor_id(self, project_id: str, ctx: RequestContext) -> str:
+        """The cookieless visitor id of a request's events without a user id."""
         return self.hasher.visitor_id(
-            work.project.id,
+            project_id,
             ctx.client_ip or "",
             ctx.user_agent or "",
             datetime.fromtimestamp(ctx.received_at / 1000).astimezone(),
@@ -463,219 +456,6 @@ class Ingestor:
             o if o is not None else Outcome("invalid", "INTERNAL", "not processed")
             for o in outcomes
         ]
-
-    # the columnar batch path -------------------------------------------------------------
-
-    def takes_rows(self, ctx: RequestContext, source: str) -> bool:
-        """Whether a native batch may take ``ingest_native``: the store takes rows, and the
-        request is not one whose events are dropped as bots (those go through ``ingest``,
-        which counts them)."""
-        if getattr(self.store, "append_rows", None) is None:
-            return False
-        return source != "browser" or classify_bot(ctx.user_agent) is None
-
-    async def ingest_native(
-        self, project: Project, events: Sequence[NativeEvent], ctx: RequestContext, source: str
-    ) -> list[tuple[int, str, str]]:
-        """``ingest`` for a ``/track/batch`` of well-formed native events (``takes_rows``):
-        the same checks, enrichment, rate limit, dedupe and live bus, but each event goes
-        straight to its stored row (a tuple in ``EVENT_COLUMNS`` order) without a draft,
-        a work record or an ``Event``, and what the request's events share is worked out
-        once. Returns the rejected events as (index, code, message).
-
-        Raises:
-            RateLimited: as ``ingest``.
-        """
-        rows, props, rejected = self.native_rows(project, events, ctx, source)
-        await self.check_rate(project, len(rows))
-        if rows:
-            flags = await self.store.append_rows(rows)  # type: ignore[attr-defined]
-            new = [i for i, fresh in enumerate(flags) if fresh]
-            await self.coord.publish(project.id, _LiveRows(rows, props, new))
-        return rejected
-
-    def native_rows(
-        self, project: Project, events: Sequence[NativeEvent], ctx: RequestContext, source: str
-    ) -> tuple[list[tuple[Any, ...]], list[dict[str, Any]], list[tuple[int, str, str]]]:
-        """The rows of the valid events, their properties, and the rejected events."""
-        shared = _Native(self, project, ctx, source)
-        rows: list[tuple[Any, ...]] = []
-        props: list[dict[str, Any]] = []
-        rejected: list[tuple[int, str, str]] = []
-        row = self._native_row
-        for index, event in enumerate(events):
-            try:
-                values, properties = row(event, shared)
-            except Invalid as exc:
-                rejected.append((index, exc.code, exc.message))
-                continue
-            rows.append(values)
-            props.append(properties)
-        return rows, props, rejected
-
-    def _native_row(
-        self, e: NativeEvent, shared: _Native
-    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        """One event's row: the steps above in their order, for a native event of a request
-        that is not a bot's. Raises Invalid.
-
-        The event decoded typed (``NativeEvent``), the common cases take no call: a check
-        that fails calls the step's own helper, which raises with its message."""
-        name = e.event
-        stripped = name.strip()
-        if not stripped or len(name) > MAX_NAME:
-            checked_name(name)
-        props = e.properties
-        if props is None:
-            props = {}
-        elif len(props) > shared.max_properties:
-            checked_properties(props, shared.max_properties)
-        timestamp = shared.received_at if e.timestamp is None else _timestamp(e, shared)
-        event_id, user_id, anonymous_id, session_id = e.id, e.user_id, e.anonymous_id, e.session_id
-        for value, field_name, limit in (
-            (event_id, "id", MAX_EVENT_ID),
-            (user_id, "user_id", MAX_ID),
-            (anonymous_id, "anonymous_id", MAX_ID),
-            (session_id, "session_id", MAX_ID),
-        ):
-            if value is not None and len(value) > limit:
-                _text(value, field_name, limit)
-        email = None if e.user_email is None else _clip(e.user_email, 200)
-        user_name = None if e.user_name is None else _clip(e.user_name, 200)
-        text = properties_text(props, shared.max_properties_bytes)
-        p = promoted(props) if props else _NO_PROPS
-        mcp = e.mcp()
-        if mcp:
-            m = mcp_values(mcp)
-            mcp_row = tuple([m.get(k) for k in MCP_FIELDS])
-            source = "mcp"
-        else:
-            mcp_row = _NO_MCP_ROW
-            source = shared.source
-        get = p.get
-        url, referrer = get("url"), get("referrer")
-        host, path, utm, referrer_host, utm_row = page(url, get("path"), referrer)
-        if not _UTM.isdisjoint(p):
-            utm_row = tuple([get(k) or utm.get(k) for k in enrich.UTM_KEYS])
-        if source == "browser":
-            client, country = shared.client, shared.country()
-        else:
-            client, country = _NO_CLIENT, shared.country() if shared.geo_always else None
-        if not (anonymous_id or user_id):
-            anonymous_id = shared.visitor()
-        page_origin = e.page_origin
-        return (
-            shared.project_id,
-            event_id or new_event_id(),
-            stripped,
-            timestamp,
-            shared.received_at,
-            user_id or None,
-            anonymous_id or None,
-            session_id or None,
-            email,
-            user_name,
-            url,
-            host,
-            path,
-            get("title"),
-            referrer,
-            referrer_host,
-            *utm_row,
-            country,
-            *client,
-            get("language"),
-            get("screen"),
-            get("timezone"),
-            shared.environment
-            if page_origin is None
-            else _environment(None, page_origin, shared.origin),
-            source,
-            *mcp_row,
-            text,
-        ), props
-
-
-def _timestamp(e: NativeEvent, shared: _Native) -> int:
-    return parse_timestamp(e.timestamp, shared.received_at)
-
-
-class _Native:
-    """What the events of one ``/track/batch`` request share, for ``Ingestor.native_rows``:
-    worked out once (the country and visitor id when the first event needs them)."""
-
-    def __init__(
-        self, ingestor: Ingestor, project: Project, ctx: RequestContext, source: str
-    ) -> None:
-        self.ingestor = ingestor
-        self.project = project
-        self.project_id = project.id
-        self.ctx = ctx
-        self.received_at = ctx.received_at
-        self.source = source
-        self.origin = ctx.origin
-        self.environment = _environment(None, None, self.origin)
-        self.max_properties = ingestor.settings.max_properties
-        self.max_properties_bytes = ingestor.settings.max_properties_bytes
-        ua = ctx.user_agent
-        self.client: tuple[str | None, str | None, str | None] = (None, None, None)
-        if source == "browser" and ua:
-            client = enrich.parse_user_agent(ua)
-            self.client = (client.browser, client.os, client.device)
-        self.geo_always = bool(ctx.headers.get("cf-ipcountry"))
-        self._country: Any = _NOT_YET
-        self._visitor: str | None = None
-
-    def country(self) -> str | None:
-        if self._country is _NOT_YET:
-            ctx = self.ctx
-            self._country = self.ingestor.geo.country(ctx.headers, ctx.client_ip)
-        return self._country  # type: ignore[no-any-return]
-
-    def visitor(self) -> str:
-        if self._visitor is None:
-            ctx = self.ctx
-            self._visitor = self.ingestor.hasher.visitor_id(
-                self.project.id,
-                ctx.client_ip or "",
-                ctx.user_agent or "",
-                datetime.fromtimestamp(ctx.received_at / 1000).astimezone(),
-            )
-        return self._visitor
-
-
-class _LiveRows(Sequence[dict[str, Any]]):
-    """The live views of some rows of ``native_rows`` (those at ``indexes``), each made
-    when read: the in-process live bus keeps them as they are, and most are never read."""
-
-    def __init__(
-        self, rows: list[tuple[Any, ...]], props: list[dict[str, Any]], indexes: list[int]
-    ) -> None:
-        self.rows, self.props, self.indexes = rows, props, indexes
-
-    def __len__(self) -> int:
-        return len(self.indexes)
-
-    @overload
-    def __getitem__(self, i: int) -> dict[str, Any]: ...
-    @overload
-    def __getitem__(self, i: slice) -> Sequence[dict[str, Any]]: ...
-    def __getitem__(self, i: int | slice) -> dict[str, Any] | Sequence[dict[str, Any]]:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        at = self.indexes[i]
-        row = self.rows[at]
-        return {  # as live_view
-            "id": row[1],
-            "event": row[2],
-            "properties": self.props[at],
-            "user_id": row[5] or row[6],
-            "session_id": row[7],
-            "timestamp": row[3],
-            "path": row[12],
-            "country": row[21],
-            "source": row[29],
-        }
 
 
 def live_view(event: Event, properties: dict[str, Any] | None = None) -> dict[str, Any]:

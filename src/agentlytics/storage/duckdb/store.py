@@ -163,7 +163,7 @@ class DuckDBEventStore:
 
     async def append_rows(self, rows: Sequence[Row]) -> list[bool]:
         """``append`` for events already made rows (``storage/arrow.rows_table``), as the
-        columnar batch path makes them (``Ingestor.ingest_native``)."""
+        columnar batch path makes them (``ingest/columnar.py``)."""
         return await self._writer.submit(Write(rows=rows))
 
     async def add_identity(self, identity: Identity) -> None:
