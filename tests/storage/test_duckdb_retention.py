@@ -8,7 +8,8 @@ from pathlib import Path
 
 from agentlytics.model.event import BotHit, Event
 from agentlytics.storage.arrow import events_table
-from agentlytics.storage.duckdb.store import EXPIRING, DuckDBEventStore
+from agentlytics.storage.duckdb.retention import EXPIRING
+from agentlytics.storage.duckdb.store import DuckDBEventStore
 
 
 def _event(i: int, at: datetime) -> Event:

@@ -33,7 +33,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,7 @@ from agentlytics.storage.arrow import event_of, rows_table
 from agentlytics.storage.dedupe import RecentIds, id_key
 from agentlytics.storage.duckdb import frames, properties, rollup, users
 from agentlytics.storage.duckdb.frames import Row
+from agentlytics.storage.duckdb.retention import Retention
 from agentlytics.storage.duckdb.schema import migrate
 from agentlytics.storage.journal import HEADER_SIZE, Journal
 from agentlytics.storage.ports import Rows
@@ -59,9 +60,6 @@ APPLY_ROWS = 20_000
 MAX_PENDING = 4 * APPLY_ROWS
 #: from this many rows on, an apply inserts them as an Arrow table (``_insert_arrow``)
 ARROW_ROWS = 256
-#: what retention deletes from: table, the column holding each row's time
-EXPIRING = (("events", "timestamp"), ("bot_hits", "timestamp"), *rollup.SUMMARIES)
-_EXPIRE_EVERY_S = 3600.0
 #: once applied, a journal larger than this starts a new generation (an empty file)
 ROTATE_BYTES = 64 << 20
 _ALL = 1 << 62  # a journal offset past any frame
@@ -109,8 +107,7 @@ class DuckDBEventStore:
         self._pending_bots: list[BotHit] = []
         self._pending_since = 0.0
         self._apply_s = apply_ms / 1000
-        self._retention_days = retention_days
-        self._pruned = 0.0
+        self._retention = Retention(retention_days)
         #: bumped after every commit that changed the identity map (the query engine caches
         #: "this project has no identities" until it moves)
         self.identity_version = 0
@@ -141,8 +138,7 @@ class DuckDBEventStore:
         if journal and path != ":memory:":
             self._journal = Journal(path + ".journal")
             self._recover()
-        self._expire()
-        self._maintained = 0.0
+        self._retention.expire(self._con)
         self._behind = rollups
         self._writer = GroupWriter(
             self._commit,
@@ -192,7 +188,7 @@ class DuckDBEventStore:
         self._apply_if_due()
         if until is None:
             until = datetime.now(UTC).replace(tzinfo=None) - rollup.LAG
-        expiring = self._retention_days and time.monotonic() - self._pruned > _EXPIRE_EVERY_S
+        expiring = self._retention.due()
         keys = self._keys
         if not (
             expiring
@@ -204,12 +200,11 @@ class DuckDBEventStore:
         self._settle_apply()
         if expiring:
             try:
-                self._expire()
+                self._retention.expire(self._con)
             except Exception:
                 log.exception("expiring old events failed; retrying in an hour")
         if not self._rollups:
             return
-        self._maintained = time.monotonic()
         try:
             before = self._watermark
             self._watermark = rollup.advance(self._con, until, before)
@@ -413,46 +408,6 @@ class DuckDBEventStore:
             self._write(fresh, bots, [], journal.end)
         self._rotate()
 
-    # -- retention ------------------------------------------------------------------------
-
-    def _cutoff(self) -> datetime:
-        """With ``retention_days``: events before this instant (a UTC midnight) are not kept.
-        A whole day, so that every summary (hours, days) loses exactly the same events."""
-        day = datetime.now(UTC).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
-        return day - timedelta(days=self._retention_days)
-
-    def _expire(self) -> None:
-        """Delete what is older than the retention from the events and every summary, in one
-        transaction (at start-up, then hourly in the writer thread)."""
-        self._pruned = time.monotonic()
-        if not self._retention_days:
-            return
-        cutoff = self._cutoff()
-        con = self._con
-        con.execute("BEGIN")
-        try:
-            [(deleted,)] = con.execute(
-                "DELETE FROM events WHERE timestamp < ?", [cutoff]
-            ).fetchall()
-            con.execute("DELETE FROM bot_hits WHERE timestamp < ?", [cutoff])
-            rollup.expire(con, cutoff)
-            con.execute("COMMIT")
-        except Exception:
-            with contextlib.suppress(duckdb.Error):
-                con.execute("ROLLBACK")
-            raise
-        if deleted:
-            log.warning("retention: deleted %d events from before %s UTC", deleted, cutoff)
-
-    def _retained(self, rows: list[Row], bots: list[BotHit]) -> tuple[list[Row], list[BotHit]]:
-        """What of a write is within the retention (older events are acknowledged, as
-        they would be and then expire, but never stored)."""
-        if not self._retention_days:
-            return rows, bots
-        ms = int((self._cutoff() - _EPOCH).total_seconds() * 1000)
-        kept = [r for r in rows if r[frames.TIMESTAMP] >= ms]
-        return kept, [b for b in bots if b.timestamp >= ms]
-
     # -- DuckDB ---------------------------------------------------------------------------
 
     def _write(
@@ -470,7 +425,7 @@ class DuckDBEventStore:
         conversion is one call and whose flush is one statement, and events alone in one
         autocommit flush.
         """
-        fresh, bots = self._retained(fresh, bots)
+        fresh, bots = self._retention.retained(fresh, bots)
         if not (fresh or bots or identities or applied is not None):
             return
         # events received before the rollup's watermark are counted into it in this commit
@@ -565,8 +520,8 @@ class DuckDBEventStore:
             self.user_numbers = users.highest(con)
             if into == "identities":
                 self.identity_version += 1
-            elif self._retention_days:
-                self._expire()
+            elif self._retention.days:
+                self._retention.expire(con)
 
         self._call(load)
         return int(table.num_rows)
