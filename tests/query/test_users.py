@@ -18,7 +18,7 @@ from agentlytics.query import insights, reports, users
 from agentlytics.query.build import build
 from agentlytics.query.engine import QueryEngine
 from agentlytics.query.model import Filter, QuerySpec
-from agentlytics.query.period import Period
+from agentlytics.query.period import Period, parse_period
 from agentlytics.storage.duckdb import rollup
 from tests.conftest import RunningServer
 from tests.query.conftest import summary_project
@@ -67,11 +67,27 @@ def compare(server: RunningServer, project: Project) -> int:
         scope = fast.scope(project, period)
         used += users.usable(scope) is not None
         assert "user_hourly" not in build(scanned.scope(project, period), SPECS[0])
-    now = PERIODS[0].end + timedelta(minutes=7)
     for length in insights.INSIGHT_PERIODS[:3]:
-        assert insights.insights(fast, project, length, now=now) == insights.insights(
-            scanned, project, length, now=now
+        assert insights.insights(fast, project, length, now=NOW) == insights.insights(
+            scanned, project, length, now=NOW
         ), length
+    return used
+
+
+#: when /insights is asked: its periods meet at 19:50, inside an hour that
+#: ``users.periods_sql`` then reads from the events
+NOW = PERIODS[0].end + timedelta(minutes=7)
+
+
+def insights_from_the_summary(server: RunningServer, project: Project) -> int:
+    """How many of ``compare``'s /insights read both periods' users in one statement."""
+    used = 0
+    for length in insights.INSIGHT_PERIODS[:3]:
+        current = parse_period(length, None, project.timezone, now=NOW)
+        both = server.services.query.scope(
+            project, Period(current.previous().start, current.end, current.tz)
+        )
+        used += users.periods_sql(both, current.start_param) is not None
     return used
 
 
@@ -92,6 +108,7 @@ def test_user_counts_from_the_summary_equal_the_raw_scan_through_every_stage(
     assert 0 < rows < 700 and events == 700
     used = compare(server, project)
     assert used == len(PERIODS) - 2  # Kolkata's half hours and a period with no whole hour
+    assert insights_from_the_summary(server, project) == 3
 
     # received below the watermark: counted by the commit that stores them
     send(server, token, traffic(2, 300))

@@ -41,16 +41,29 @@ _SESSION_METRICS = {
 _DIGITS = {"bounce_rate": 3, "avg_duration": 1}
 
 
-def _measures(engine: QueryEngine, project: Project, *periods: Period) -> list[dict[str, float]]:
-    """The metrics of each period: per period two queries (users are counted over events, as
-    /stats does, the rest over sessions), all run side by side."""
-    calls = [
-        partial(engine.one, project, period, list(metrics.values()))
-        for period in periods
-        for metrics in (_EVENT_METRICS, _SESSION_METRICS)
+def _measures(
+    engine: QueryEngine, current: Period, previous: Period, project: Project
+) -> tuple[dict[str, float], dict[str, float]]:
+    """The metrics of both periods, all read side by side: users are counted over events, as
+    /stats does (both periods in one statement where the summary can: ``users.periods_sql``,
+    ~60 -> ~25 ms at 10M events), the rest over sessions."""
+    sessions = [
+        partial(engine.one, project, period, list(_SESSION_METRICS.values()))
+        for period in (current, previous)
     ]
-    answers = engine.together(*calls)
-    return [_measure(*answers[2 * i : 2 * i + 2]) for i in range(len(periods))]
+    both = engine.scope(project, Period(previous.start, current.end, current.tz))
+    sql = users.periods_sql(both, current.start_param)
+    if sql is None:
+        events = [
+            partial(engine.one, project, period, list(_EVENT_METRICS.values()))
+            for period in (current, previous)
+        ]
+        cur, prev, *rest = engine.together(*events, *sessions)
+        return _measure(cur, rest[0]), _measure(prev, rest[1])
+    rows, *rest = engine.together(partial(engine.fetch, both, sql), *sessions)
+    sides = {bool(r["p"]): {"event_count": r["n"], "unique_users": r["users"]} for r in rows}
+    none = dict.fromkeys(_EVENT_METRICS.values(), 0)
+    return _measure(sides.get(True, none), rest[0]), _measure(sides.get(False, none), rest[1])
 
 
 def _measure(events: dict[str, Any], sessions: dict[str, Any]) -> dict[str, float]:
@@ -90,7 +103,7 @@ def insights(
     """``GET /insights``: ``period_name`` is one of ``INSIGHT_PERIODS``."""
     current = parse_period(period_name, None, project.timezone, now=now)
     previous = current.previous()
-    cur, prev = _measures(engine, project, current, previous)
+    cur, prev = _measures(engine, current, previous, project)
     metrics = {name: delta(cur[name], prev[name]) for name in cur}
     return {
         "project": project.name,

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from agentlytics.model.event import PAGE_VIEW
 from agentlytics.query.build import _TIME_DIMENSIONS, Scope, group_keys, grouped
@@ -45,6 +45,7 @@ METRICS = frozenset({"event_count", "unique_users", "pageviews"})
 BITMAP_BITS = 64 * 8 * 1024 * 1024
 #: the groups assumed for a grouping by event name (projects rarely have more names)
 NAME_GROUPS = 256
+_HOUR = timedelta(hours=1)
 _HOURS = {"hour": 1, "day": 24, "week": 7 * 24, "month": 31 * 24}
 
 
@@ -74,64 +75,88 @@ def name_filters(scope: Scope, col: str) -> list[str]:
     return out
 
 
-def rows_cte(scope: Scope, hours: tuple[datetime, datetime]) -> str:
+def rows_cte(scope: Scope, hours: tuple[datetime, datetime], cut: datetime | None = None) -> str:
     """``ub``: (lts, name, u: the raw user's number, rid: the raw id when it has none yet,
     n: events) for every event of the period, from the summary for the whole hours and from
-    the events (``ev``) for the rest."""
+    the events (``ev``) for the rest.
+
+    With a ``cut`` (naive UTC, inside the whole hours: ``cut_fits``), ``lts`` is replaced by
+    ``p``: whether the row is at or after the cut. The hour the cut falls in is then read
+    from the events, whose times place each one on its side."""
     p, local = scope.param, scope.local_time_sql
     first, last = hours
     start, end = scope.period.start_param, scope.period.end_param
 
-    def events(low: datetime, high: datetime, more: str = "") -> str:
-        conds = " AND ".join(
-            [
-                f"e.project_id = {p(scope.project_id)}",
-                f"e.timestamp >= {p(low)}",
-                f"e.timestamp < {p(high)}",
-                *name_filters(scope, "e.name"),
-            ]
-        )
-        return (
-            f"  SELECT {local('e.timestamp')} AS lts, e.name, {_RAW} AS uid "
-            f"FROM events e WHERE {conds}{more}\n"
-        )
+    def when(col: str) -> str:
+        return f"{col} >= {p(cut)} AS p" if cut is not None else f"{local(col)} AS lts"
 
-    # three scans of the events, so that each is pruned by the timestamp zone maps; their
-    # users looked up at once (by the hash first: DuckDB filters the numbers' scan by it)
-    # (parameters in the order they appear)
-    ev = (
-        f"ev AS (\n{events(start, first)}"
-        f"  UNION ALL\n{events(last, end)}"
-        f"  UNION ALL\n{events(first, last, f' AND e.received_at >= {_WATERMARK}')})"
-    )
+    cut_hour = None
+    if cut is not None and cut.minute + cut.second + cut.microsecond:
+        cut_hour = cut.replace(minute=0, second=0, microsecond=0)
+
+    def events(low: datetime, high: datetime, late: bool = False) -> str:
+        select = f"  SELECT {when('e.timestamp')}, e.name, {_RAW} AS uid "
+        conds = [
+            f"e.project_id = {p(scope.project_id)}",
+            f"e.timestamp >= {p(low)}",
+            f"e.timestamp < {p(high)}",
+            *name_filters(scope, "e.name"),
+        ]
+        if late:  # received since the summary's watermark, but for the cut's hour (read whole)
+            conds.append(f"e.received_at >= {_WATERMARK}")
+            if cut_hour is not None:
+                conds.append(
+                    f"NOT (e.timestamp >= {p(cut_hour)} AND e.timestamp < {p(cut_hour + _HOUR)})"
+                )
+        return f"{select}FROM events e WHERE {' AND '.join(conds)}\n"
+
+    # the edges' partial hours (and the cut's), then the events received since the summary's
+    # watermark: separate scans, so that each is pruned by the timestamp zone maps; their
+    # users looked up at once (by the hash first: DuckDB filters the numbers' scan by it, as
+    # long as it estimates the ids fewer than the numbers: with one scan more it did not).
+    # Parameters are taken in the order they appear in the text.
+    edges = [(start, first), (last, end)]
+    if cut_hour is not None:
+        edges.append((cut_hour, cut_hour + _HOUR))
+    scans = [events(low, high) for low, high in edges]
+    scans.append(events(first, last, late=True))
+    ev = "ev AS (\n" + "  UNION ALL\n".join(scans) + ")"
+    summary = f"  SELECT {when('r.hour')}, r.name, r.num AS u, CAST(NULL AS VARCHAR) AS rid, "
     stored = " AND ".join(
         [
             f"r.project_id = {p(scope.project_id)}",
             f"r.hour >= {p(first)}",
             f"r.hour < {p(last)}",
+            *([f"r.hour <> {p(cut_hour)}"] if cut_hour is not None else []),
             *name_filters(scope, "r.name"),
         ]
     )
+    column = "p" if cut is not None else "lts"
     rows = (
-        f"{ev},\nub AS (\n"
-        f"  SELECT {local('r.hour')} AS lts, r.name, r.num AS u, CAST(NULL AS VARCHAR) AS rid, "
-        f"r.events AS n FROM user_hourly r WHERE {stored}\n"
+        f"{ev},\nub AS (\n{summary}r.events AS n FROM user_hourly r WHERE {stored}\n"
         "  UNION ALL\n"
-        "  SELECT ev.lts, ev.name, l.num, CASE WHEN l.num IS NULL THEN ev.uid END, 1 "
+        f"  SELECT ev.{column}, ev.name, l.num, CASE WHEN l.num IS NULL THEN ev.uid END, 1 "
     )
     return f"{rows}FROM ev LEFT JOIN (\n{_lookup(scope)}\n  ) AS l ON l.uid = ev.uid)"
 
 
+def cut_fits(hours: tuple[datetime, datetime], cut: datetime) -> bool:
+    """Whether ``rows_cte`` can split whole ``hours`` at ``cut``: its hour is one of them."""
+    return hours[0] <= cut.replace(minute=0, second=0, microsecond=0) < hours[1]
+
+
 def _lookup(scope: Scope) -> str:
     """The numbers of the edge events' ids (``ev``): by the lookup key (``found_sql``), and
-    the few ids without a key by the id. ``uid = uid`` (true for every id; a NULL id has no
-    number anyway) makes DuckDB estimate the ids few, so that it hashes them and filters the
-    scan of the numbers by them instead of hashing the project's every number (~50 ms more
-    at 1M users)."""
+    the few ids without a key by the id. ``uid = uid`` and ``count(*) > 0`` (true for every
+    id and group; a NULL id has no number anyway) make DuckDB estimate the ids few, so that
+    it hashes them and filters the scan of the numbers by them instead of hashing the
+    project's every number (~50 ms more at 1M users; one filter was not enough once the
+    ids came from four scans of the events, as for ``periods_sql``)."""
     p = scope.param
     ids = (
-        f"(SELECT DISTINCT {p(scope.project_id)} AS project_id, uid, "
-        f"hash({p(scope.project_id)}, uid) AS h FROM ev WHERE uid = uid)"
+        f"(SELECT {p(scope.project_id)} AS project_id, uid, "
+        f"hash({p(scope.project_id)}, uid) AS h FROM ev WHERE uid = uid "
+        "GROUP BY ALL HAVING count(*) > 0)"
     )
     return (
         f"    SELECT uid, num FROM ({found_sql(ids, 'i.project_id')})\n"
@@ -211,6 +236,50 @@ def activity_sql(scope: Scope, hours: tuple[datetime, datetime], bucket: str, la
         "  FROM g GROUP BY b\n"
         f"UNION ALL SELECT 2, NULL, name, {numbers} + {apart} WHERE e.name = g.name), sum(n)\n"
         "  FROM g GROUP BY name"
+    )
+
+
+def periods_sql(scope: Scope, cut: datetime) -> str | None:
+    """Events and distinct users on each side of ``cut`` (naive UTC) in one statement: rows
+    (``p``: at or after the cut, ``n``, ``users``), a side without events left out. For
+    ``/insights``, whose two periods meet at the cut. None when the summary cannot answer.
+
+    Users are resolved through the identity map on the bitmaps instead of row by row (joining
+    every row to the map cost as much as the rest of the statement): with ``b`` the numbers
+    of a side and ``A`` those the map resolves to another, its users are ``b & ~A``, plus the
+    numbers ``A``'s members in ``b`` resolve to, plus the numbers past the bitmaps' range
+    (resolved row by row: few), each counted once, plus the raw ids without a number.
+    """
+    hours = usable(scope)
+    top = scope.user_range
+    if hours is None or not cut_fits(hours, cut) or not fits(scope, 4):
+        return None
+    ub = rows_cte(scope, hours, cut)
+    ik = (
+        _identity_keys(scope) if scope.identities else "ik AS (SELECT 0 AS pk, 0 AS rk WHERE false)"
+    )
+
+    def bit(bits: str, num: str) -> str:  # a number's bit, NULL past the range
+        return f"CASE WHEN {num} <= {top} THEN get_bit({bits}, CAST({num} AS INTEGER) - 1) END"
+
+    # one pass over the rows (``ub`` is read once): per side its events, bitmap, numbers past
+    # the bitmap's range and raw ids (both few, as lists: a distinct aggregate beside the
+    # bitmap would make DuckDB materialize the rows once more)
+    return (
+        f"WITH {ub},\n{ik},\n"
+        f"g AS (SELECT p, sum(n) AS n, bitstring_agg(u, 1, {top}) FILTER (WHERE u <= {top}) "
+        f"AS b, list(u) FILTER (WHERE u > {top}) AS hi, "
+        "list_unique(list(rid) FILTER (WHERE rid IS NOT NULL)) AS r FROM ub GROUP BY p),\n"
+        f"a AS (SELECT bitstring_agg(pk, 1, {top}) FILTER (WHERE pk <= {top}) AS ab FROM ik),\n"
+        "c AS (SELECT g.p, g.n, g.b, g.r, CASE WHEN a.ab IS NULL THEN g.b ELSE g.b & ~a.ab END "
+        "AS cb FROM g, a),\n"
+        f"ex AS (SELECT c.p, ik.rk AS v FROM c JOIN ik ON {bit('c.b', 'ik.pk')} = 1\n"
+        "  UNION SELECT h.p, coalesce(ik.rk, h.u) FROM (SELECT p, unnest(hi) AS u FROM g) AS h "
+        "LEFT JOIN ik ON ik.pk = h.u),\n"
+        "xk AS (SELECT ex.p, count(*) AS k FROM ex JOIN c ON c.p = ex.p "
+        f"WHERE coalesce({bit('c.cb', 'ex.v')}, 0) = 0 GROUP BY ex.p)\n"
+        "SELECT c.p, c.n, coalesce(bit_count(c.cb), 0) + coalesce(xk.k, 0) + coalesce(c.r, 0) "
+        "AS users FROM c LEFT JOIN xk ON xk.p = c.p"
     )
 
 

@@ -10,7 +10,7 @@ ub AS (
   SELECT (r.hour + to_seconds(3600)) AS lts, r.name, r.num AS u, CAST(NULL AS VARCHAR) AS rid, r.events AS n FROM user_hourly r WHERE r.project_id = ? AND r.hour >= ? AND r.hour < ?
   UNION ALL
   SELECT ev.lts, ev.name, l.num, CASE WHEN l.num IS NULL THEN ev.uid END, 1 FROM ev LEFT JOIN (
-    SELECT uid, num FROM (SELECT * FROM (SELECT i.project_id, i.uid, CASE WHEN d.uid = i.uid AND d.project_id = i.project_id THEN d.num END AS num FROM (SELECT DISTINCT ? AS project_id, uid, hash(?, uid) AS h FROM ev WHERE uid = uid) i JOIN user_numbers d ON d.uk = i.h) AS f WHERE num IS NOT NULL)
+    SELECT uid, num FROM (SELECT * FROM (SELECT i.project_id, i.uid, CASE WHEN d.uid = i.uid AND d.project_id = i.project_id THEN d.num END AS num FROM (SELECT ? AS project_id, uid, hash(?, uid) AS h FROM ev WHERE uid = uid GROUP BY ALL HAVING count(*) > 0) i JOIN user_numbers d ON d.uk = i.h) AS f WHERE num IS NOT NULL)
     UNION ALL
     SELECT uid, num FROM user_numbers WHERE uk IS NULL AND project_id = ?
   ) AS l ON l.uid = ev.uid),
