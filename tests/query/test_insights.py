@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -132,3 +134,34 @@ def test_insight_reads_are_scoped_to_the_keys_account(server: RunningServer) -> 
         for path in ("/insights", "/heatmap"):
             r = c.get(path, params={"project": p["id"]})
             assert r.status_code == 404, path
+
+
+def test_reads_overlap_only_while_no_other_statement_runs(server: RunningServer) -> None:
+    """``QueryEngine.together`` runs a request's reads side by side on an idle server, and
+    one after the other while another request's statement is running (on the real store)."""
+    engine = server.services.query
+    project = server.services.meta.get_project(server.new_project()["id"])
+    assert project is not None
+    scope = engine.scope(project, engine.period(project, "7d", None))
+    ran: list[str] = []
+
+    def where() -> None:
+        ran.append(threading.current_thread().name)
+
+    engine.together(where, where)
+    assert ran[0] == threading.current_thread().name and ran[1].startswith("agentlytics-read")
+
+    busy = threading.Thread(
+        target=engine.fetch, args=(scope, "SELECT sum(range) AS s FROM range(3000000000)")
+    )
+    busy.start()
+    deadline = time.monotonic() + 30
+    while not engine._running and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert engine._running == 1
+    ran.clear()
+    engine.together(where, where)
+    assert engine._running == 1, "the other statement was still running"
+    assert ran == [threading.current_thread().name] * 2
+    busy.join()
+    assert engine._running == 0

@@ -58,6 +58,9 @@ class QueryEngine:
         self.rollups = rollups
         #: project id -> (the store's identity_version when checked, whether it has a map)
         self._identities: dict[str, tuple[int, bool]] = {}
+        #: statements running now (``fetch``), so ``together`` knows whether the cores are free
+        self._running = 0
+        self._running_lock = threading.Lock()
 
     def scope(self, project: Project, period: Period, filters: list[Filter] | None = None) -> Scope:
         environment = only_environment.get()
@@ -114,21 +117,31 @@ class QueryEngine:
 
     def together(self, *calls: Callable[[], Any]) -> list[Any]:
         """Run independent reads side by side where the store allows it (its
-        ``concurrent_reads``: DuckDB reads on separate cursors), else one after the other;
-        their results in order. A statement too small for DuckDB to spread over both cores
-        leaves one idle: two of them overlap instead (10M events: ``/insights``' four
-        statements ~196 -> ~157 ms over HTTP, the same requests/s with 8 clients). Each call
-        sees this thread's context (the MCP environment filter); a call made from a reader
-        thread runs its reads in place."""
+        ``concurrent_reads``: DuckDB reads on separate cursors) and no other statement is
+        running, else one after the other; their results in order.
+
+        A statement too small for DuckDB to spread over both cores leaves one idle: two of
+        them overlap instead (10M events: ``/insights``' four statements ~196 -> ~157 ms over
+        HTTP). When other requests keep the cores busy, overlapping only adds contention
+        (``/stats``' two statements side by side answered ~5% fewer requests with 8 clients),
+        so they run one after the other then. Each call sees this thread's context (the MCP
+        environment filter); a call made from a reader thread runs its reads in place."""
         inside = threading.current_thread().name.startswith("agentlytics-read")
-        if len(calls) < 2 or inside or not getattr(self.store, "concurrent_reads", False):
+        concurrent = getattr(self.store, "concurrent_reads", False)
+        if len(calls) < 2 or inside or not concurrent or self._running:
             return [call() for call in calls]
         futures = [_READERS.submit(contextvars.copy_context().run, c) for c in calls[1:]]
         first = calls[0]()
         return [first, *(f.result() for f in futures)]
 
     def fetch(self, scope: Scope, sql: str) -> list[dict[str, Any]]:
-        rows = self.store.query(sql, scope.params)
+        with self._running_lock:
+            self._running += 1
+        try:
+            rows = self.store.query(sql, scope.params)
+        finally:
+            with self._running_lock:
+                self._running -= 1
         return [{k: clean(v) for k, v in row.items()} for row in rows.dicts()]
 
     def period(self, project: Project, since: str | None, until: str | None, **kw: Any) -> Period:

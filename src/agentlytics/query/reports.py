@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 from agentlytics.model.project import Project
@@ -20,6 +21,8 @@ from agentlytics.query.model import (
 from agentlytics.query.period import Period
 
 STATS_GROUPS = ("hour", "day", "week", "month")
+#: the session metrics /stats reports
+_SESSIONS = ("session_count", "bounce_rate", "avg_duration", "pageviews")
 
 
 def _ratio(a: Any, b: Any) -> float:
@@ -27,13 +30,12 @@ def _ratio(a: Any, b: Any) -> float:
 
 
 def stats(engine: QueryEngine, project: Project, period: Period, group_by: str) -> dict[str, Any]:
-    totals, series, events, truncated = activity(engine, project, period, group_by)
-    # the users are the period's users, counted once (above): the sessions' statement then
-    # needs no user resolution of every stored session (about a third of its time). (Not
-    # side by side: the activity statement keeps both cores busy, and with 8 clients the
-    # pair answered ~5% fewer requests than one after the other; docs/performance.md.)
-    sessions = engine.one(
-        project, period, ["session_count", "bounce_rate", "avg_duration", "pageviews"]
+    # the users are the period's users, counted once (``activity``): the sessions' statement
+    # then needs no user resolution of every stored session (about a third of its time).
+    # Side by side when nothing else is running (``QueryEngine.together``).
+    (totals, series, events, truncated), sessions = engine.together(
+        partial(activity, engine, project, period, group_by),
+        partial(engine.one, project, period, list(_SESSIONS)),
     )
     return {
         "project": project.name,
