@@ -12,8 +12,10 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import duckdb
 import httpx
 
 from agentlytics.model.project import Project
@@ -21,7 +23,7 @@ from agentlytics.query import insights, reports, sessions
 from agentlytics.query.engine import QueryEngine
 from agentlytics.query.fragments import fragments
 from agentlytics.query.period import Period
-from tests.conftest import RunningServer
+from tests.conftest import RunningServer, start_server
 from tests.factories import event
 from tests.query.conftest import summary_project
 from tests.query.test_rollups import END, PERIODS, START
@@ -153,3 +155,46 @@ def test_a_late_event_splits_a_whole_session(unlimited_server: RunningServer) ->
         server.services.query, project, period, user_id=None, is_bounce=None, limit=10
     )["sessions"]
     assert (s["event_count"], s["is_bounce"], s["duration"]) == (2, 0, 3600.0)
+
+
+def test_fragments_without_a_session_id_move_apart_in_the_migration(tmp_path: Path) -> None:
+    """Schema 10 moves the fragments of events without a session id from ``session_hourly``
+    to ``session_loose``; a directory set back to schema 9 (all in one table) answers the
+    same after the upgrade, and new ones go to their own table."""
+    data = tmp_path / "data"
+    server, stop = start_server(data, ingest_rate_limit=0)
+    try:
+        project, store, token = summary_project(server, "loose")
+        send(server, token, traffic(5, 400))
+        now = datetime.now(UTC).replace(tzinfo=None, minute=0, second=0, microsecond=0)
+        store.advance_rollup(now + timedelta(hours=1))
+        [(loose,)] = store.query("SELECT count(*) FROM session_loose").rows
+        assert loose > 0
+        assert store.query("SELECT count(*) FROM session_hourly WHERE sid IS NULL").rows == [(0,)]
+        used = compare(server, project)
+    finally:
+        stop()
+
+    con = duckdb.connect(str(data / "events.duckdb"))  # as schema 9 left it: one table
+    try:
+        con.execute("INSERT INTO session_hourly SELECT * FROM session_loose")
+        con.execute("DROP TABLE session_loose")
+        con.execute("DELETE FROM schema_version WHERE version >= 10")
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+
+    server, stop = start_server(data, ingest_rate_limit=0)
+    try:
+        store = server.services.events
+        assert store.query("SELECT count(*) FROM session_loose").rows == [(loose,)]
+        assert store.query("SELECT count(*) FROM session_hourly WHERE sid IS NULL").rows == [(0,)]
+        assert compare(server, project) == used
+        # late events (below the watermark) without a session id: built by their commit
+        late = [{k: v for k, v in e.items() if k != "session_id"} for e in traffic(6, 50)]
+        send(server, token, late)
+        [(now_loose,)] = store.query("SELECT count(*) FROM session_loose").rows
+        assert now_loose > loose
+        assert compare(server, project) == used
+    finally:
+        stop()

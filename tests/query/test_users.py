@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from agentlytics.model.project import Project
-from agentlytics.query import insights, reports, users
+from agentlytics.query import fragments, insights, reports, users
 from agentlytics.query.build import build
 from agentlytics.query.engine import QueryEngine
 from agentlytics.query.model import Filter, QuerySpec
@@ -80,14 +80,17 @@ NOW = PERIODS[0].end + timedelta(minutes=7)
 
 
 def insights_from_the_summary(server: RunningServer, project: Project) -> int:
-    """How many of ``compare``'s /insights read both periods' users in one statement."""
+    """How many of ``compare``'s /insights read both periods' users, and their sessions, in
+    one statement each."""
     used = 0
     for length in insights.INSIGHT_PERIODS[:3]:
         current = parse_period(length, None, project.timezone, now=NOW)
-        both = server.services.query.scope(
-            project, Period(current.previous().start, current.end, current.tz)
-        )
-        used += users.periods_sql(both, current.start_param) is not None
+        both = Period(current.previous().start, current.end, current.tz)
+        engine = server.services.query
+        cut = current.start_param
+        used += users.periods_sql(engine.scope(project, both), cut) is not None
+        sessions = ["session_count", "bounce_rate", "avg_duration"]
+        used += fragments.sides_sql(engine.scope(project, both), sessions, cut) is not None
     return used
 
 
@@ -108,7 +111,7 @@ def test_user_counts_from_the_summary_equal_the_raw_scan_through_every_stage(
     assert 0 < rows < 700 and events == 700
     used = compare(server, project)
     assert used == len(PERIODS) - 2  # Kolkata's half hours and a period with no whole hour
-    assert insights_from_the_summary(server, project) == 3
+    assert insights_from_the_summary(server, project) == 6
 
     # received below the watermark: counted by the commit that stores them
     send(server, token, traffic(2, 300))

@@ -21,7 +21,7 @@ def _event(i: int, at: datetime) -> Event:
         timestamp=ms,
         received_at=ms,
         anonymous_id=f"u{i % 3}",
-        session_id=f"s{i % 4}",
+        session_id=f"s{i % 4}" if i % 5 else None,  # some without: session_loose
         path=f"/p{i % 2}",
         properties='{"plan": "pro"}',
     )

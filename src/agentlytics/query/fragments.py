@@ -2,7 +2,8 @@
 
 The embedded store keeps ``session_hourly`` (``storage/duckdb/rollup.py``): per UTC hour,
 session and raw user id, the first and last event, counts, and the first and last page view;
-``whole`` marks a session's only row. A period's sessions are then
+``whole`` marks a session's only row (and ``session_loose`` the same for events without a
+session id). A period's sessions are then
 
 * the fragments of the whole UTC hours inside it (the events received before the
   fragments' watermark),
@@ -65,6 +66,18 @@ def utc_hours(scope: Scope) -> tuple[datetime, datetime]:
 _NEWEST_HOURS = (3, 24)
 
 
+_HOUR = timedelta(hours=1)
+
+
+def _floor(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def cut_fits(hours: tuple[datetime, datetime], cut: datetime) -> bool:
+    """Whether a cut (naive UTC) falls in one of the whole ``hours`` [first, last)."""
+    return hours[0] <= _floor(cut) < hours[1]
+
+
 def usable(scope: Scope) -> tuple[datetime, datetime] | None:
     """The whole hours the fragments can answer for, when they can answer this scope."""
     if not scope.session_fragments or scope.dialect.shift_local is None:
@@ -102,6 +115,11 @@ class Fragments:
     fragments without a session id then carry no page columns through the inactivity rule's
     window (which the engine cannot prune), and the split sessions are grouped by an integer
     (a collision of two sessions' hashes would merge them, as it would in ``rk``).
+
+    ``cut`` (naive UTC, with ``totals``; its hour one of the whole hours): every row carries
+    ``p``, whether it is at or after the cut, and sessions are those of each side apart, as
+    if each side were a period of its own (``/insights``' two periods in one statement). The
+    cut's hour is read from the events, whose times place each one on its side.
     """
 
     def __init__(
@@ -112,6 +130,7 @@ class Fragments:
         resolve: bool = True,
         since: datetime | None = None,
         totals: bool = False,
+        cut: datetime | None = None,
     ) -> None:
         self.scope = scope
         self.first, self.last = hours
@@ -119,25 +138,45 @@ class Fragments:
         self.since = since if since is not None and since > self.first else None
         if totals and self.since is not None:
             raise ValueError("session totals are over the whole period: no since")
+        if cut is not None and not (totals and cut_fits(hours, cut)):
+            raise ValueError("a cut splits session totals, inside the whole hours")
         self.totals = totals
+        self.cut = cut
+        #: the hour the cut falls in, unless on the hour: read from the events
+        self.cut_hour = _floor(cut) if cut is not None and cut != _floor(cut) else None
+        #: the side column every row carries with a cut
+        self._side = ", p" if cut is not None else ""
         #: the column ``parts()`` rows are merged by
         self.key = "sk" if totals else "sid"
         self._pages = "" if totals else ", entry_ts, entry, exit_ts, exit"
 
-    def _stored(self, low: datetime, high: datetime, cond: str) -> str:
+    def _stored(
+        self, low: datetime, high: datetime, cond: str, table: str = "session_hourly"
+    ) -> str:
         p = self.scope.param
-        return (
+        select = (
             f"SELECT hour, {self.key}, uid, t0, t1, events AS n, pageviews AS pv, active"
-            f"{self._pages} FROM session_hourly r WHERE r.project_id = "
-            f"{p(self.scope.project_id)} AND r.hour >= {p(low)} AND r.hour < {p(high)} AND {cond}"
+            f"{self._pages}"
         )
+        if self.cut is not None:  # (parameters in the order of the text)
+            select += f", hour >= {p(self.cut)} AS p"
+        where = (
+            f"r.project_id = {p(self.scope.project_id)} AND r.hour >= {p(low)} "
+            f"AND r.hour < {p(high)} AND {cond}"
+        )
+        if self.cut_hour is not None:
+            where += f" AND r.hour <> {p(self.cut_hour)}"
+        return f"{select} FROM {table} r WHERE {where}"
 
     def _rows(self, relation: str, where: str = "") -> str:
         """Rows of ``fraw`` or ``fn`` (which hold session ids, not their hashes) in the
         columns ``_stored`` reads."""
         if not self.totals:
             return f"SELECT * FROM {relation}{where}"
-        return f"SELECT hour, hash(sid) AS sk, uid, t0, t1, n, pv, active FROM {relation}{where}"
+        return (
+            f"SELECT hour, hash(sid) AS sk, uid, t0, t1, n, pv, active{self._side} "
+            f"FROM {relation}{where}"
+        )
 
     def _resolved(self, rows: str, always: bool = False) -> str:
         """``rows`` (a subquery) with ``uid`` resolved when asked, and the user filter."""
@@ -158,18 +197,26 @@ class Fragments:
         first, last = self.first, self.last
         start, end = scope.period.start_param, scope.period.end_param
 
-        def events(low: datetime, high: datetime, more: str = "") -> str:
+        def events(low: datetime, high: datetime, late: bool = False) -> str:
             # the columns ``fraw`` reads (naming them spares the planner every other one)
-            return (
-                f"SELECT {_RAW_COLUMNS} FROM events e WHERE e.project_id = {p(scope.project_id)} "
-                f"AND e.timestamp >= {p(low)} AND e.timestamp < {p(high)}{more}"
+            side = f", e.timestamp >= {p(self.cut)} AS p" if self.cut is not None else ""
+            sql = (
+                f"SELECT {_RAW_COLUMNS}{side} FROM events e WHERE e.project_id = "
+                f"{p(scope.project_id)} AND e.timestamp >= {p(low)} AND e.timestamp < {p(high)}"
             )
+            if late:
+                sql += f" AND e.received_at >= {_WATERMARK}"
+            if late and self.cut_hour is not None:  # read whole below
+                cut = self.cut_hour
+                sql += f" AND NOT (e.timestamp >= {p(cut)} AND e.timestamp < {p(cut + _HOUR)})"
+            return sql
 
-        # three scans, so that each is pruned by the timestamp (and received_at) zone maps
-        raw = (
-            f"  {events(start, first)}\n  UNION ALL {events(last, end)}\n"
-            f"  UNION ALL {events(first, last, f' AND e.received_at >= {_WATERMARK}')}\n"
-        )
+        # separate scans, so that each is pruned by the timestamp (and received_at) zone maps
+        scans = [events(start, first), events(last, end)]
+        if self.cut_hour is not None:
+            scans.append(events(self.cut_hour, self.cut_hour + _HOUR))
+        scans.append(events(first, last, late=True))
+        raw = "  " + "\n  UNION ALL ".join(scans) + "\n"
         page = _PAGE
         reduced = (
             "  SELECT date_trunc('hour', timestamp) AS hour, session_id AS sid, "
@@ -179,16 +226,18 @@ class Fragments:
             f"min(timestamp) FILTER (WHERE {page}) AS entry_ts, "
             f"arg_min(path, timestamp) FILTER (WHERE {page}) AS entry, "
             f"max(timestamp) FILTER (WHERE {page}) AS exit_ts, "
-            f"arg_max(path, timestamp) FILTER (WHERE {page}) AS exit\n"
-            "  FROM raw GROUP BY hour, sid, uid, CASE WHEN session_id IS NULL THEN timestamp END\n"
+            f"arg_max(path, timestamp) FILTER (WHERE {page}) AS exit{self._side}\n"
+            "  FROM raw GROUP BY hour, sid, uid, "
+            f"CASE WHEN session_id IS NULL THEN timestamp END{self._side}\n"
         )
-        # ``sk`` is NULL exactly where ``sid`` is, and cheaper to test than the plain ids
+        # the fragments without a session id are stored apart (``session_loose``)
         nulls = self._resolved(
-            f"{self._stored(first, last, 'r.sk IS NULL')} "
+            f"{self._stored(first, last, 'true', 'session_loose')} "
             f"UNION ALL {self._rows('fraw', ' WHERE sid IS NULL')}",
             always=True,
         )
-        window = "(PARTITION BY uid ORDER BY t0 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
+        by = "p, uid" if self.cut is not None else "uid"
+        window = f"(PARTITION BY {by} ORDER BY t0 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
         lag = f"lag(t0) OVER {window}"
         ctes = [
             f"raw AS (\n{raw})",
@@ -202,7 +251,7 @@ class Fragments:
             f"  FROM ({nulls}) AS n\n)",
             f"fn AS (\n  SELECT hour, uid || '~' || "
             f"{F.to_text(f'sum(new_session) OVER {window}')} AS sid, uid, t0, t1, n, pv, "
-            f"active{self._pages} FROM fa\n)",
+            f"active{self._pages}{self._side} FROM fa\n)",
         ]
         if self.since is not None:
             since = self.since
@@ -236,7 +285,7 @@ class Fragments:
         low = self.since or self.first
         # two scans: the split sessions' rows (a filter the scan applies as it reads), and
         # the whole ones that raw events extend (found by hash)
-        split = self._stored(low, self.last, "r.sk IS NOT NULL AND NOT r.whole")
+        split = self._stored(low, self.last, "NOT r.whole")
         extended = self._stored(low, self.last, "r.whole AND r.sk IN (SELECT sk FROM rk)")
         stored = f"{split} UNION ALL {extended}"
         rows = self._resolved(f"{stored} UNION ALL {self._rows('fraw', ' WHERE sid IS NOT NULL')}")
@@ -297,19 +346,39 @@ def metric_sessions(fr: Fragments) -> str:
 def session_sums(fr: Fragments) -> str:
     """``t``: two rows of session counts and sums (``k`` sessions, ``bounces``, ``ms`` of
     duration, ``n`` events, ``pv`` page views) for ``_SUMS``: the whole sessions' are summed
-    as the fragments are read, and only the sessions merged from several rows are listed."""
+    as the fragments are read, and only the sessions merged from several rows are listed.
+    With a cut, two rows per side ``p``."""
     ms = fr.scope.dialect.epoch_ms
     whole = fr.whole()
     parts = fr.parts()
+    side, by, key = ("p, ", " GROUP BY p", f"p, {fr.key}") if fr.cut else ("", "", fr.key)
     return (
         "t AS (\n"
-        "  SELECT count(*) AS k, count(*) FILTER (WHERE active = 0) AS bounces, "
-        f"sum({ms('t1')} - {ms('t0')}) AS ms, sum(n) AS n, sum(pv) AS pv FROM ({whole}) AS w\n"
+        f"  SELECT {side}count(*) AS k, count(*) FILTER (WHERE active = 0) AS bounces, "
+        f"sum({ms('t1')} - {ms('t0')}) AS ms, sum(n) AS n, sum(pv) AS pv FROM ({whole}) AS w{by}\n"
         "  UNION ALL\n"
-        "  SELECT count(*), count(*) FILTER (WHERE active = 0), sum(ms), sum(n), sum(pv) FROM (\n"
-        f"    SELECT sum(active) AS active, {ms('max(t1)')} - {ms('min(t0)')} AS ms, sum(n) AS n, "
-        f"sum(pv) AS pv FROM ({parts}) AS m GROUP BY {fr.key}\n  ) AS g\n)"
+        f"  SELECT {side}count(*), count(*) FILTER (WHERE active = 0), sum(ms), sum(n), sum(pv) "
+        "FROM (\n"
+        f"    SELECT {side}sum(active) AS active, {ms('max(t1)')} - {ms('min(t0)')} AS ms, "
+        f"sum(n) AS n, sum(pv) AS pv FROM ({parts}) AS m GROUP BY {key}\n  ) AS g{by}\n)"
     )
+
+
+def sides_sql(scope: Scope, metrics: list[str], cut: datetime) -> str | None:
+    """Session ``metrics`` (summed ones: ``_SUMS``) on each side of ``cut`` (naive UTC) in one
+    statement, as if each side were a period of its own: rows (``p``: at or after the cut,
+    ``m0``...), a side without sessions left out. For ``/insights``, whose two periods meet
+    at the cut; None when the fragments cannot answer."""
+    hours = usable(scope)
+    if hours is None or scope.filters or not cut_fits(hours, cut):
+        return None
+    if not all(m in _SUMS for m in metrics):
+        return None
+    fr = Fragments(scope, hours, resolve=False, totals=True, cut=cut)
+    ctes = fr.ctes()
+    sums = session_sums(fr)
+    measures = ", ".join(f"{_SUMS[m]} AS m{i}" for i, m in enumerate(metrics))
+    return f"WITH {ctes},\n{sums}\nSELECT p, {measures} FROM t GROUP BY p"
 
 
 def session_totals_sql(scope: Scope, spec: QuerySpec) -> str | None:

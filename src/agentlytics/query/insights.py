@@ -14,12 +14,13 @@ The heatmap is in UTC, as the contract says, whatever the project's time zone: i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 from typing import Any, Literal
 
 from agentlytics.model.project import Project
-from agentlytics.query import users
+from agentlytics.query import fragments, users
 from agentlytics.query.build import Scope
 from agentlytics.query.engine import QueryEngine
 from agentlytics.query.period import Period, parse_period
@@ -44,26 +45,43 @@ _DIGITS = {"bounce_rate": 3, "avg_duration": 1}
 def _measures(
     engine: QueryEngine, current: Period, previous: Period, project: Project
 ) -> tuple[dict[str, float], dict[str, float]]:
-    """The metrics of both periods, all read side by side: users are counted over events, as
-    /stats does (both periods in one statement where the summary can: ``users.periods_sql``,
-    ~60 -> ~25 ms at 10M events), the rest over sessions."""
-    sessions = [
-        partial(engine.one, project, period, list(_SESSION_METRICS.values()))
-        for period in (current, previous)
-    ]
-    both = engine.scope(project, Period(previous.start, current.end, current.tz))
-    sql = users.periods_sql(both, current.start_param)
-    if sql is None:
-        events = [
-            partial(engine.one, project, period, list(_EVENT_METRICS.values()))
-            for period in (current, previous)
-        ]
-        cur, prev, *rest = engine.together(*events, *sessions)
-        return _measure(cur, rest[0]), _measure(prev, rest[1])
-    rows, *rest = engine.together(partial(engine.fetch, both, sql), *sessions)
-    sides = {bool(r["p"]): {"event_count": r["n"], "unique_users": r["users"]} for r in rows}
-    none = dict.fromkeys(_EVENT_METRICS.values(), 0)
-    return _measure(sides.get(True, none), rest[0]), _measure(sides.get(False, none), rest[1])
+    """The metrics of both periods: users are counted over events, as /stats does, the rest
+    over sessions. Where the summaries can, each is one statement for both periods, which
+    meet at the current one's start (``users.periods_sql``, ``fragments.sides_sql``: 10M
+    events, four statements ~125 -> two ~95 ms); else one per period. All side by side."""
+    both = Period(previous.start, current.end, current.tz)
+    cut = current.start_param
+    metrics = {"events": list(_EVENT_METRICS.values()), "sessions": list(_SESSION_METRICS.values())}
+    # (a scope collects the parameters of the statement built over it: one each)
+    scopes = {kind: engine.scope(project, both) for kind in metrics}
+    sqls = {
+        "events": users.periods_sql(scopes["events"], cut),
+        "sessions": fragments.sides_sql(scopes["sessions"], metrics["sessions"], cut),
+    }
+    calls: list[Callable[[], Any]] = []
+    for kind in ("events", "sessions"):
+        sql = sqls[kind]
+        if sql is not None:
+            calls.append(partial(engine.fetch, scopes[kind], sql))
+        else:
+            calls += [partial(engine.one, project, p, metrics[kind]) for p in (current, previous)]
+    answers = iter(engine.together(*calls))
+    sides: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+    for kind in ("events", "sessions"):
+        if sqls[kind] is None:
+            sides[kind] = (next(answers), next(answers))
+            continue
+        rows = {bool(r["p"]): r for r in next(answers)}
+        none = dict.fromkeys(metrics[kind], 0)
+        cur, prev = (
+            {m: rows[side][f"m{i}"] for i, m in enumerate(metrics[kind])} if side in rows else none
+            for side in (True, False)
+        )
+        sides[kind] = (cur, prev)
+    return (
+        _measure(sides["events"][0], sides["sessions"][0]),
+        _measure(sides["events"][1], sides["sessions"][1]),
+    )
 
 
 def _measure(events: dict[str, Any], sessions: dict[str, Any]) -> dict[str, float]:

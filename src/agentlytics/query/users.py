@@ -241,8 +241,9 @@ def activity_sql(scope: Scope, hours: tuple[datetime, datetime], bucket: str, la
 
 def periods_sql(scope: Scope, cut: datetime) -> str | None:
     """Events and distinct users on each side of ``cut`` (naive UTC) in one statement: rows
-    (``p``: at or after the cut, ``n``, ``users``), a side without events left out. For
-    ``/insights``, whose two periods meet at the cut. None when the summary cannot answer.
+    (``p``: at or after the cut, ``m0`` events, ``m1`` users), a side without events left
+    out. For ``/insights``, whose two periods meet at the cut. None when the summary cannot
+    answer.
 
     Users are resolved through the identity map on the bitmaps instead of row by row (joining
     every row to the map cost as much as the rest of the statement): with ``b`` the numbers
@@ -278,8 +279,8 @@ def periods_sql(scope: Scope, cut: datetime) -> str | None:
         "LEFT JOIN ik ON ik.pk = h.u),\n"
         "xk AS (SELECT ex.p, count(*) AS k FROM ex JOIN c ON c.p = ex.p "
         f"WHERE coalesce({bit('c.cb', 'ex.v')}, 0) = 0 GROUP BY ex.p)\n"
-        "SELECT c.p, c.n, coalesce(bit_count(c.cb), 0) + coalesce(xk.k, 0) + coalesce(c.r, 0) "
-        "AS users FROM c LEFT JOIN xk ON xk.p = c.p"
+        "SELECT c.p, c.n AS m0, coalesce(bit_count(c.cb), 0) + coalesce(xk.k, 0) "
+        "+ coalesce(c.r, 0) AS m1 FROM c LEFT JOIN xk ON xk.p = c.p"
     )
 
 

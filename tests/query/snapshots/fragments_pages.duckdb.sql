@@ -11,7 +11,7 @@ fraw AS (
 rk AS (SELECT hash(sid) AS sk FROM fraw WHERE sid IS NOT NULL),
 fa AS (
   SELECT *, CASE WHEN lag(t0) OVER (PARTITION BY uid ORDER BY t0 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) IS NULL OR (epoch_us(t0) // 1000) - (epoch_us(lag(t0) OVER (PARTITION BY uid ORDER BY t0 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)) // 1000) > 1800000 THEN 1 ELSE 0 END AS new_session
-  FROM (SELECT f.* REPLACE (coalesce(i.user_id, f.uid) AS uid) FROM (SELECT hour, sid, uid, t0, t1, events AS n, pageviews AS pv, active, entry_ts, entry, exit_ts, exit FROM session_hourly r WHERE r.project_id = ? AND r.hour >= ? AND r.hour < ? AND r.sk IS NULL UNION ALL SELECT * FROM fraw WHERE sid IS NULL) AS f LEFT JOIN identities i ON i.project_id = ? AND i.previous_id = f.uid) AS n
+  FROM (SELECT f.* REPLACE (coalesce(i.user_id, f.uid) AS uid) FROM (SELECT hour, sid, uid, t0, t1, events AS n, pageviews AS pv, active, entry_ts, entry, exit_ts, exit FROM session_loose r WHERE r.project_id = ? AND r.hour >= ? AND r.hour < ? AND true UNION ALL SELECT * FROM fraw WHERE sid IS NULL) AS f LEFT JOIN identities i ON i.project_id = ? AND i.previous_id = f.uid) AS n
 ),
 fn AS (
   SELECT hour, uid || '~' || CAST(sum(new_session) OVER (PARTITION BY uid ORDER BY t0 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS VARCHAR) AS sid, uid, t0, t1, n, pv, active, entry_ts, entry, exit_ts, exit FROM fa
@@ -21,7 +21,7 @@ ss AS (
   FROM (SELECT hour, sid, uid, t0, t1, events AS n, pageviews AS pv, active, entry_ts, entry, exit_ts, exit FROM session_hourly r WHERE r.project_id = ? AND r.hour >= ? AND r.hour < ? AND r.whole AND r.sk NOT IN (SELECT sk FROM rk)) AS w
   UNION ALL
   SELECT sid, min(uid), sum(n), sum(active) = 0, (epoch_us(min(t0)) // 1000), (epoch_us(max(t1)) // 1000), ((epoch_us(max(t1)) // 1000) - (epoch_us(min(t0)) // 1000)) / 1000.0, arg_min(entry, entry_ts), arg_max(exit, exit_ts), strftime(min((t0 + to_seconds(3600))), '%Y-%m-%d')
-  FROM (SELECT hour, sid, uid, t0, t1, events AS n, pageviews AS pv, active, entry_ts, entry, exit_ts, exit FROM session_hourly r WHERE r.project_id = ? AND r.hour >= ? AND r.hour < ? AND r.sk IS NOT NULL AND NOT r.whole UNION ALL SELECT hour, sid, uid, t0, t1, events AS n, pageviews AS pv, active, entry_ts, entry, exit_ts, exit FROM session_hourly r WHERE r.project_id = ? AND r.hour >= ? AND r.hour < ? AND r.whole AND r.sk IN (SELECT sk FROM rk) UNION ALL SELECT * FROM fraw WHERE sid IS NOT NULL UNION ALL SELECT * FROM fn) AS m GROUP BY sid
+  FROM (SELECT hour, sid, uid, t0, t1, events AS n, pageviews AS pv, active, entry_ts, entry, exit_ts, exit FROM session_hourly r WHERE r.project_id = ? AND r.hour >= ? AND r.hour < ? AND NOT r.whole UNION ALL SELECT hour, sid, uid, t0, t1, events AS n, pageviews AS pv, active, entry_ts, entry, exit_ts, exit FROM session_hourly r WHERE r.project_id = ? AND r.hour >= ? AND r.hour < ? AND r.whole AND r.sk IN (SELECT sk FROM rk) UNION ALL SELECT * FROM fraw WHERE sid IS NOT NULL UNION ALL SELECT * FROM fn) AS m GROUP BY sid
 )
 SELECT * FROM (
   SELECT 'entry' AS kind, s_entry AS page, count(*) AS n, count(*) FILTER (WHERE s_bounce) AS bounces,

@@ -11,7 +11,7 @@ fraw AS (
 rk AS (SELECT hash(sid) AS sk FROM fraw WHERE sid IS NOT NULL),
 fa AS (
   SELECT *, CASE WHEN lag(t0) OVER (PARTITION BY uid ORDER BY t0 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) IS NULL OR (epoch_us(t0) // 1000) - (epoch_us(lag(t0) OVER (PARTITION BY uid ORDER BY t0 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)) // 1000) > 1800000 THEN 1 ELSE 0 END AS new_session
-  FROM (SELECT f.* REPLACE (coalesce(i.user_id, f.uid) AS uid) FROM (SELECT hour, sk, uid, t0, t1, events AS n, pageviews AS pv, active FROM session_hourly r WHERE r.project_id = ? AND r.hour >= ? AND r.hour < ? AND r.sk IS NULL UNION ALL SELECT hour, hash(sid) AS sk, uid, t0, t1, n, pv, active FROM fraw WHERE sid IS NULL) AS f LEFT JOIN identities i ON i.project_id = ? AND i.previous_id = f.uid) AS n
+  FROM (SELECT f.* REPLACE (coalesce(i.user_id, f.uid) AS uid) FROM (SELECT hour, sk, uid, t0, t1, events AS n, pageviews AS pv, active FROM session_loose r WHERE r.project_id = ? AND r.hour >= ? AND r.hour < ? AND true UNION ALL SELECT hour, hash(sid) AS sk, uid, t0, t1, n, pv, active FROM fraw WHERE sid IS NULL) AS f LEFT JOIN identities i ON i.project_id = ? AND i.previous_id = f.uid) AS n
 ),
 fn AS (
   SELECT hour, uid || '~' || CAST(sum(new_session) OVER (PARTITION BY uid ORDER BY t0 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS VARCHAR) AS sid, uid, t0, t1, n, pv, active FROM fa
@@ -20,7 +20,7 @@ t AS (
   SELECT count(*) AS k, count(*) FILTER (WHERE active = 0) AS bounces, sum((epoch_us(t1) // 1000) - (epoch_us(t0) // 1000)) AS ms, sum(n) AS n, sum(pv) AS pv FROM (SELECT hour, sk, uid, t0, t1, events AS n, pageviews AS pv, active FROM session_hourly r WHERE r.project_id = ? AND r.hour >= ? AND r.hour < ? AND r.whole AND r.sk NOT IN (SELECT sk FROM rk)) AS w
   UNION ALL
   SELECT count(*), count(*) FILTER (WHERE active = 0), sum(ms), sum(n), sum(pv) FROM (
-    SELECT sum(active) AS active, (epoch_us(max(t1)) // 1000) - (epoch_us(min(t0)) // 1000) AS ms, sum(n) AS n, sum(pv) AS pv FROM (SELECT hour, sk, uid, t0, t1, events AS n, pageviews AS pv, active FROM session_hourly r WHERE r.project_id = ? AND r.hour >= ? AND r.hour < ? AND r.sk IS NOT NULL AND NOT r.whole UNION ALL SELECT hour, sk, uid, t0, t1, events AS n, pageviews AS pv, active FROM session_hourly r WHERE r.project_id = ? AND r.hour >= ? AND r.hour < ? AND r.whole AND r.sk IN (SELECT sk FROM rk) UNION ALL SELECT hour, hash(sid) AS sk, uid, t0, t1, n, pv, active FROM fraw WHERE sid IS NOT NULL UNION ALL SELECT hour, hash(sid) AS sk, uid, t0, t1, n, pv, active FROM fn) AS m GROUP BY sk
+    SELECT sum(active) AS active, (epoch_us(max(t1)) // 1000) - (epoch_us(min(t0)) // 1000) AS ms, sum(n) AS n, sum(pv) AS pv FROM (SELECT hour, sk, uid, t0, t1, events AS n, pageviews AS pv, active FROM session_hourly r WHERE r.project_id = ? AND r.hour >= ? AND r.hour < ? AND NOT r.whole UNION ALL SELECT hour, sk, uid, t0, t1, events AS n, pageviews AS pv, active FROM session_hourly r WHERE r.project_id = ? AND r.hour >= ? AND r.hour < ? AND r.whole AND r.sk IN (SELECT sk FROM rk) UNION ALL SELECT hour, hash(sid) AS sk, uid, t0, t1, n, pv, active FROM fraw WHERE sid IS NOT NULL UNION ALL SELECT hour, hash(sid) AS sk, uid, t0, t1, n, pv, active FROM fn) AS m GROUP BY sk
   ) AS g
 )
 SELECT sum(k) AS m0, sum(bounces) / nullif(sum(k), 0) AS m1, sum(ms) / nullif(sum(k), 0) / 1000.0 AS m2, sum(pv) AS m3 FROM t

@@ -26,7 +26,9 @@ to the rollup's once caught up): per project x UTC hour x ``session_id`` x raw u
 first and last event, the events, page views and non-passive events, and the first and last
 page view's time and path. Fragments merge by min / max / sum / arg_min / arg_max, so the
 sessions of any whole hours are their fragments merged by ``session_id`` (``query/build.py``),
-and the raw user ids of those hours are exactly the fragments' ``uid``.
+and the raw user ids of those hours are exactly the fragments' ``uid``. The fragments of events
+without a ``session_id`` (one per raw user and millisecond) are kept apart, in
+``session_loose``: they are few, and readers need every one of them.
 """
 
 from __future__ import annotations
@@ -66,6 +68,9 @@ DIMENSIONS: tuple[str, ...] = (
 )
 STATE = "rollup_hourly"
 SESSIONS = "session_hourly"
+#: the fragments of events without a session id (a few in a thousand), apart so that reading
+#: them does not mean filtering every fragment (and decoding their user ids)
+LOOSE = "session_loose"
 #: events are counted once their ``received_at`` is at least this old: a request still in
 #: flight when the watermark moves lands as a late event, which is correct but slower
 LAG = timedelta(minutes=2)
@@ -90,14 +95,24 @@ def aggregate_sql(source: str, where: str) -> str:
     return "INSERT INTO rollup_hourly\n" + "\nUNION ALL\n".join(parts)
 
 
-def session_sql(source: str, where: str) -> str:
-    """``INSERT`` the session fragments of the rows of ``source`` matching ``where``.
+def insert_sessions(
+    con: duckdb.DuckDBPyConnection, source: str, where: str, params: Sequence[Any]
+) -> None:
+    """Insert the session fragments of the rows of ``source`` matching ``where``.
 
     Events without a ``session_id`` get a fragment per (raw user, millisecond) with a NULL
-    ``sid``: readers apply the inactivity rule to those rows as they would to the events.
+    ``sid``, kept apart in ``LOOSE``: readers apply the inactivity rule to those rows as they
+    would to the events.
     """
+    con.execute(session_sql(source, f"session_id IS NOT NULL AND ({where})", SESSIONS), params)
+    con.execute(session_sql(source, f"session_id IS NULL AND ({where})", LOOSE), params)
+
+
+def session_sql(source: str, where: str, table: str) -> str:
+    """``INSERT`` into ``table`` the session fragments of the rows of ``source`` matching
+    ``where``."""
     return (
-        "INSERT INTO session_hourly\n"
+        f"INSERT INTO {table}\n"
         "SELECT project_id, date_trunc('hour', timestamp) AS hour, session_id, "
         "coalesce(user_id, anonymous_id) AS uid,\n"
         "  min(timestamp), max(timestamp), count(*), "
@@ -192,6 +207,7 @@ def rows_for(events: Sequence[Event]) -> list[tuple[Any, ...]]:
 SUMMARIES: tuple[tuple[str, str], ...] = (
     (STATE, "hour"),
     (SESSIONS, "hour"),
+    (LOOSE, "hour"),
     (activity.TABLE, "day"),
     (users.TABLE, "hour"),
     (properties.KEYS, "hour"),
@@ -221,7 +237,8 @@ def count_late(
     properties.count_late(con, late)
     first_seen.count_late(con, late)
     frags = session_rows_for(late)
-    append(SESSIONS, frags)
+    append(SESSIONS, [f for f in frags if f[2] is not None])
+    append(LOOSE, [f for f in frags if f[2] is None])
     finish_appended(con, frags)
 
 
@@ -230,7 +247,7 @@ def count_bulk(con: duckdb.DuckDBPyConnection, source: str, mark: datetime) -> N
     ``source`` received before the watermark ``mark``."""
     where = "received_at < ?"
     con.execute(aggregate_sql(source, where), [mark] * (len(DIMENSIONS) + 1))
-    con.execute(session_sql(source, where), [mark])
+    insert_sessions(con, source, where, [mark])
     activity.bulk(con, source, mark)
     users.bulk(con, source, mark)
     properties.bulk(con, source, mark)
@@ -255,11 +272,12 @@ def catch_up_summaries(con: duckdb.DuckDBPyConnection, until: datetime) -> None:
     existed (or, for the session fragments, before the engine's hash changed)."""
     if hash_changed(con):
         log.warning("session ids hash differently now: rebuilding the session fragments")
-        con.execute("DELETE FROM session_hourly")
+        con.execute(f"DELETE FROM {SESSIONS}")
+        con.execute(f"DELETE FROM {LOOSE}")
         con.execute("UPDATE rollup_state SET watermark = ? WHERE name = ?", [_EPOCH, SESSIONS])
 
     def sessions(where: str, params: list[Any]) -> None:
-        con.execute(session_sql("events", where), params)
+        insert_sessions(con, "events", where, params)
         mark_split(con, _NEW_SIDS.format(where=where), params)
 
     def days(where: str, params: list[Any]) -> None:
@@ -343,7 +361,7 @@ def advance(con: duckdb.DuckDBPyConnection, until: datetime, current: datetime) 
         if first is not None and first < high:
             where = "received_at >= ? AND received_at < ?"
             con.execute(aggregate_sql("events", where), [current, high] * (len(DIMENSIONS) + 1))
-            con.execute(session_sql("events", where), [current, high])
+            insert_sessions(con, "events", where, [current, high])
             mark_split(con, _NEW_SIDS.format(where=where), [current, high])
         con.execute(
             "UPDATE rollup_state SET watermark = ? WHERE name IN (?, ?)", [high, STATE, SESSIONS]

@@ -208,6 +208,29 @@ MIGRATIONS: list[str] = [
     JOIN user_numbers b ON b.project_id = i.project_id AND b.uid = i.user_id;
     UPDATE user_hash SET probe = hash('agentlytics', 'user key');
     """,
+    # 10: the session fragments without a session id move to a table of their own (readers
+    #     filtered every fragment for these few, decoding user ids on the way)
+    """
+    CREATE TABLE session_loose (
+        project_id VARCHAR NOT NULL,
+        hour TIMESTAMP NOT NULL,
+        sid VARCHAR,
+        uid VARCHAR,
+        t0 TIMESTAMP NOT NULL,
+        t1 TIMESTAMP NOT NULL,
+        events BIGINT NOT NULL,
+        pageviews BIGINT NOT NULL,
+        active BIGINT NOT NULL,
+        entry_ts TIMESTAMP,
+        entry VARCHAR,
+        exit_ts TIMESTAMP,
+        exit VARCHAR,
+        whole BOOLEAN NOT NULL,
+        sk UBIGINT
+    );
+    INSERT INTO session_loose SELECT * FROM session_hourly WHERE sid IS NULL;
+    DELETE FROM session_hourly WHERE sid IS NULL;
+    """,
 ]
 
 
