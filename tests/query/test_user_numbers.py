@@ -110,9 +110,11 @@ def set_back_to_schema_8(path: Path) -> None:
         con.execute(
             "INSERT INTO user_hourly SELECT project_id, hour, name, 7, 1 FROM rollup_hourly"
         )
-        # and before the session fragments without a session id moved apart (migration 10)
+        # and before the session fragments without a session id moved apart (migration 10) and
+        # the whole ones were totalled by the hour (11)
         con.execute("INSERT INTO session_hourly SELECT * FROM session_loose")
         con.execute("DROP TABLE session_loose")
+        con.execute("DROP TABLE session_totals")
         con.execute("DELETE FROM schema_version WHERE version >= 9")
         con.execute("CHECKPOINT")
     finally:

@@ -21,7 +21,9 @@ def _event(i: int, at: datetime) -> Event:
         timestamp=ms,
         received_at=ms,
         anonymous_id=f"u{i % 3}",
-        session_id=f"s{i % 4}" if i % 5 else None,  # some without: session_loose
+        # one session over many hours, some of an hour (whole: session_totals), some without
+        # an id (session_loose)
+        session_id=None if i % 5 == 0 else "long" if i % 5 == 1 else f"s{i}",
         path=f"/p{i % 2}",
         properties='{"plan": "pro"}',
     )

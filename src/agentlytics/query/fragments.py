@@ -253,6 +253,10 @@ class Fragments:
             f"{F.to_text(f'sum(new_session) OVER {window}')} AS sid, uid, t0, t1, n, pv, "
             f"active{self._pages}{self._side} FROM fa\n)",
         ]
+        if self.totals:
+            # read once for ``parts()`` and, subtracted, for ``whole_sums()``
+            extended = self._stored(first, last, "r.whole AND r.sk IN (SELECT sk FROM rk)")
+            ctes.append(f"ext AS MATERIALIZED (\n  {extended}\n)")
         if self.since is not None:
             since = self.since
             ctes.append(
@@ -280,13 +284,42 @@ class Fragments:
         rows = self._stored(low, self.last, "r.whole AND r.sk NOT IN (SELECT sk FROM rk)")
         return self._later(self._resolved(rows))
 
+    def whole_sums(self) -> str | None:
+        """With ``totals``: rows of the whole sessions' count and sums (``k``, ``bounces``,
+        ``ms``, ``n``, ``pv``; with a cut, per side ``p``) read from the hourly totals of the
+        whole fragments (``session_totals``), less those of the fragments that raw events
+        extend (``ext``, merged in ``parts()`` instead). None with a user filter: the totals
+        are not per user."""
+        if not self.totals or self.scope.filters:
+            return None
+        p, ms = self.scope.param, self.scope.dialect.epoch_ms
+        side = f"hour >= {p(self.cut)} AS p, " if self.cut is not None else ""
+        where = (
+            f"project_id = {p(self.scope.project_id)} AND hour >= {p(self.first)} "
+            f"AND hour < {p(self.last)}"
+        )
+        if self.cut_hour is not None:
+            where += f" AND hour <> {p(self.cut_hour)}"
+        by = " GROUP BY p" if self.cut is not None else ""
+        less = "p, " if self.cut is not None else ""
+        return (
+            f"SELECT {side}sum(sessions) AS k, sum(bounces) AS bounces, sum(ms) AS ms, "
+            f"sum(events) AS n, sum(pageviews) AS pv FROM session_totals WHERE {where}{by}\n"
+            f"  UNION ALL\n  SELECT {less}-count(*), -count(*) FILTER (WHERE active = 0), "
+            f"-sum({ms('t1')} - {ms('t0')}), -sum(n), -sum(pv) FROM ext{by}"
+        )
+
     def parts(self) -> str:
         """The fragments of every other session, to merge by ``sid``."""
         low = self.since or self.first
         # two scans: the split sessions' rows (a filter the scan applies as it reads), and
         # the whole ones that raw events extend (found by hash)
         split = self._stored(low, self.last, "NOT r.whole")
-        extended = self._stored(low, self.last, "r.whole AND r.sk IN (SELECT sk FROM rk)")
+        extended = (
+            "SELECT * FROM ext"
+            if self.totals
+            else self._stored(low, self.last, "r.whole AND r.sk IN (SELECT sk FROM rk)")
+        )
         stored = f"{split} UNION ALL {extended}"
         rows = self._resolved(f"{stored} UNION ALL {self._rows('fraw', ' WHERE sid IS NOT NULL')}")
         return self._later(f"{rows} UNION ALL {self._rows('fn')}")
@@ -345,17 +378,23 @@ def metric_sessions(fr: Fragments) -> str:
 
 def session_sums(fr: Fragments) -> str:
     """``t``: two rows of session counts and sums (``k`` sessions, ``bounces``, ``ms`` of
-    duration, ``n`` events, ``pv`` page views) for ``_SUMS``: the whole sessions' are summed
-    as the fragments are read, and only the sessions merged from several rows are listed.
-    With a cut, two rows per side ``p``."""
+    duration, ``n`` events, ``pv`` page views) for ``_SUMS``: the whole sessions' from the
+    hourly totals (``Fragments.whole_sums``; with a user filter, summed as the fragments are
+    read), and only the sessions merged from several rows are listed. With a cut, per side
+    ``p``."""
     ms = fr.scope.dialect.epoch_ms
-    whole = fr.whole()
-    parts = fr.parts()
     side, by, key = ("p, ", " GROUP BY p", f"p, {fr.key}") if fr.cut else ("", "", fr.key)
+    whole = fr.whole_sums()
+    if whole is None:
+        whole = (
+            f"SELECT {side}count(*) AS k, count(*) FILTER (WHERE active = 0) AS bounces, "
+            f"sum({ms('t1')} - {ms('t0')}) AS ms, sum(n) AS n, sum(pv) AS pv "
+            f"FROM ({fr.whole()}) AS w{by}"
+        )
+    parts = fr.parts()
     return (
         "t AS (\n"
-        f"  SELECT {side}count(*) AS k, count(*) FILTER (WHERE active = 0) AS bounces, "
-        f"sum({ms('t1')} - {ms('t0')}) AS ms, sum(n) AS n, sum(pv) AS pv FROM ({whole}) AS w{by}\n"
+        f"  {whole}\n"
         "  UNION ALL\n"
         f"  SELECT {side}count(*), count(*) FILTER (WHERE active = 0), sum(ms), sum(n), sum(pv) "
         "FROM (\n"

@@ -16,11 +16,16 @@ fa AS (
 fn AS (
   SELECT hour, uid || '~' || CAST(sum(new_session) OVER (PARTITION BY uid ORDER BY t0 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS VARCHAR) AS sid, uid, t0, t1, n, pv, active FROM fa
 ),
+ext AS MATERIALIZED (
+  SELECT hour, sk, uid, t0, t1, events AS n, pageviews AS pv, active FROM session_hourly r WHERE r.project_id = ? AND r.hour >= ? AND r.hour < ? AND r.whole AND r.sk IN (SELECT sk FROM rk)
+),
 t AS (
-  SELECT count(*) AS k, count(*) FILTER (WHERE active = 0) AS bounces, sum((epoch_us(t1) // 1000) - (epoch_us(t0) // 1000)) AS ms, sum(n) AS n, sum(pv) AS pv FROM (SELECT hour, sk, uid, t0, t1, events AS n, pageviews AS pv, active FROM session_hourly r WHERE r.project_id = ? AND r.hour >= ? AND r.hour < ? AND r.whole AND r.sk NOT IN (SELECT sk FROM rk)) AS w
+  SELECT sum(sessions) AS k, sum(bounces) AS bounces, sum(ms) AS ms, sum(events) AS n, sum(pageviews) AS pv FROM session_totals WHERE project_id = ? AND hour >= ? AND hour < ?
+  UNION ALL
+  SELECT -count(*), -count(*) FILTER (WHERE active = 0), -sum((epoch_us(t1) // 1000) - (epoch_us(t0) // 1000)), -sum(n), -sum(pv) FROM ext
   UNION ALL
   SELECT count(*), count(*) FILTER (WHERE active = 0), sum(ms), sum(n), sum(pv) FROM (
-    SELECT sum(active) AS active, (epoch_us(max(t1)) // 1000) - (epoch_us(min(t0)) // 1000) AS ms, sum(n) AS n, sum(pv) AS pv FROM (SELECT hour, sk, uid, t0, t1, events AS n, pageviews AS pv, active FROM session_hourly r WHERE r.project_id = ? AND r.hour >= ? AND r.hour < ? AND NOT r.whole UNION ALL SELECT hour, sk, uid, t0, t1, events AS n, pageviews AS pv, active FROM session_hourly r WHERE r.project_id = ? AND r.hour >= ? AND r.hour < ? AND r.whole AND r.sk IN (SELECT sk FROM rk) UNION ALL SELECT hour, hash(sid) AS sk, uid, t0, t1, n, pv, active FROM fraw WHERE sid IS NOT NULL UNION ALL SELECT hour, hash(sid) AS sk, uid, t0, t1, n, pv, active FROM fn) AS m GROUP BY sk
+    SELECT sum(active) AS active, (epoch_us(max(t1)) // 1000) - (epoch_us(min(t0)) // 1000) AS ms, sum(n) AS n, sum(pv) AS pv FROM (SELECT hour, sk, uid, t0, t1, events AS n, pageviews AS pv, active FROM session_hourly r WHERE r.project_id = ? AND r.hour >= ? AND r.hour < ? AND NOT r.whole UNION ALL SELECT * FROM ext UNION ALL SELECT hour, hash(sid) AS sk, uid, t0, t1, n, pv, active FROM fraw WHERE sid IS NOT NULL UNION ALL SELECT hour, hash(sid) AS sk, uid, t0, t1, n, pv, active FROM fn) AS m GROUP BY sk
   ) AS g
 )
 SELECT sum(k) AS m0, sum(bounces) / nullif(sum(k), 0) AS m1, sum(ms) / nullif(sum(k), 0) / 1000.0 AS m2, sum(pv) AS m3 FROM t

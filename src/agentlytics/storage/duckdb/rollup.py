@@ -28,7 +28,10 @@ page view's time and path. Fragments merge by min / max / sum / arg_min / arg_ma
 sessions of any whole hours are their fragments merged by ``session_id`` (``query/build.py``),
 and the raw user ids of those hours are exactly the fragments' ``uid``. The fragments of events
 without a ``session_id`` (one per raw user and millisecond) are kept apart, in
-``session_loose``: they are few, and readers need every one of them.
+``session_loose``: they are few, and readers need every one of them. ``session_totals`` holds,
+per project x UTC hour, the count and sums of the ``whole`` fragments (each a session as it
+is), recounted from the fragments in every transaction that adds or splits some: session
+counts, bounces and durations over a period read a row per hour for most sessions.
 """
 
 from __future__ import annotations
@@ -71,6 +74,8 @@ SESSIONS = "session_hourly"
 #: the fragments of events without a session id (a few in a thousand), apart so that reading
 #: them does not mean filtering every fragment (and decoding their user ids)
 LOOSE = "session_loose"
+#: per project x hour, the ``whole`` fragments' count and sums (``TOTALS_SQL``)
+TOTALS = "session_totals"
 #: events are counted once their ``received_at`` is at least this old: a request still in
 #: flight when the watermark moves lands as a late event, which is correct but slower
 LAG = timedelta(minutes=2)
@@ -95,10 +100,11 @@ def aggregate_sql(source: str, where: str) -> str:
     return "INSERT INTO rollup_hourly\n" + "\nUNION ALL\n".join(parts)
 
 
-def insert_sessions(
+def add_sessions(
     con: duckdb.DuckDBPyConnection, source: str, where: str, params: Sequence[Any]
 ) -> None:
-    """Insert the session fragments of the rows of ``source`` matching ``where``.
+    """Add the session fragments of the rows of ``source`` matching ``where``: insert them,
+    mark the sessions now in several rows as split, and recount the hours either touched.
 
     Events without a ``session_id`` get a fragment per (raw user, millisecond) with a NULL
     ``sid``, kept apart in ``LOOSE``: readers apply the inactivity rule to those rows as they
@@ -106,6 +112,12 @@ def insert_sessions(
     """
     con.execute(session_sql(source, f"session_id IS NOT NULL AND ({where})", SESSIONS), params)
     con.execute(session_sql(source, f"session_id IS NULL AND ({where})", LOOSE), params)
+    rows = f"FROM {source} WHERE session_id IS NOT NULL AND ({where})"
+    touched = con.execute(
+        f"SELECT DISTINCT project_id, date_trunc('hour', timestamp) {rows}", params
+    ).fetchall()
+    split = mark_split(con, f"SELECT DISTINCT session_id AS sid {rows}", params)
+    count_totals(con, {*touched, *split})
 
 
 def session_sql(source: str, where: str, table: str) -> str:
@@ -130,10 +142,8 @@ def session_sql(source: str, where: str, table: str) -> str:
     )
 
 
-_NEW_SIDS = "SELECT DISTINCT session_id AS sid FROM events WHERE session_id IS NOT NULL AND {where}"
-
 #: after new fragments of the sessions ``{sids}`` (a query of (project_id, sid)) went in:
-#: those sessions now in several rows are no longer ``whole``
+#: those sessions now in several rows are no longer ``whole`` (returns their rows' hours)
 MARK_SPLIT = """
 UPDATE session_hourly AS t SET whole = false
 FROM (
@@ -141,19 +151,52 @@ FROM (
     WHERE sid IN (SELECT sid FROM ({sids}) AS n) GROUP BY project_id, sid HAVING count(*) > 1
 ) AS m
 WHERE t.whole AND t.project_id = m.project_id AND t.sid = m.sid
+RETURNING t.project_id, t.hour
 """
 
 
-def mark_split(con: duckdb.DuckDBPyConnection, sids: str, params: Sequence[Any]) -> None:
-    con.execute(MARK_SPLIT.format(sids=sids), list(params))
+def mark_split(
+    con: duckdb.DuckDBPyConnection, sids: str, params: Sequence[Any]
+) -> list[tuple[str, datetime]]:
+    """Mark the sessions ``sids`` now in several rows as split; the (project, hour) of the
+    rows marked."""
+    return con.execute(MARK_SPLIT.format(sids=sids), list(params)).fetchall()
+
+
+#: ``TOTALS``' rows from the whole fragments, for the hours matching ``{where}``; a session's
+#: duration in whole milliseconds, as the readers compute it
+TOTALS_SQL = """
+INSERT INTO session_totals
+SELECT project_id, hour, count(*), count(*) FILTER (WHERE active = 0),
+    sum((epoch_us(t1) // 1000) - (epoch_us(t0) // 1000)), sum(events), sum(pageviews)
+FROM session_hourly WHERE whole AND {where}
+GROUP BY project_id, hour
+"""
+
+
+def count_totals(con: duckdb.DuckDBPyConnection, keys: set[tuple[str, datetime]]) -> None:
+    """Recount ``TOTALS`` for the (project, hour) ``keys`` from the fragments."""
+    if not keys:
+        return
+    projects, hours = zip(*sorted(keys), strict=True)
+    # the bounds let the scan skip the other hours' row groups
+    where = (
+        "hour >= ? AND hour <= ? AND (project_id, hour) IN "
+        "(SELECT unnest(?::VARCHAR[]), unnest(?::TIMESTAMP[]))"
+    )
+    params = [min(hours), max(hours), list(projects), list(hours)]
+    con.execute(f"DELETE FROM {TOTALS} WHERE {where}", params)
+    con.execute(TOTALS_SQL.format(where=where), params)
 
 
 def finish_appended(con: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]]) -> None:
     """After fragments built in Python (``session_rows_for``, ``sk`` NULL) were appended:
-    give them DuckDB's hash, and the sessions they extend are no longer whole."""
+    give them DuckDB's hash, mark the sessions they extend as split, and recount the hours
+    either touched."""
     con.execute("UPDATE session_hourly SET sk = hash(sid) WHERE sk IS NULL AND sid IS NOT NULL")
     sids = sorted({row[2] for row in rows if row[2] is not None})
-    mark_split(con, "SELECT unnest(?::VARCHAR[]) AS sid", [sids])
+    split = mark_split(con, "SELECT unnest(?::VARCHAR[]) AS sid", [sids])
+    count_totals(con, {(row[0], row[1]) for row in rows if row[2] is not None} | set(split))
 
 
 def hash_changed(con: duckdb.DuckDBPyConnection) -> bool:
@@ -208,6 +251,7 @@ SUMMARIES: tuple[tuple[str, str], ...] = (
     (STATE, "hour"),
     (SESSIONS, "hour"),
     (LOOSE, "hour"),
+    (TOTALS, "hour"),
     (activity.TABLE, "day"),
     (users.TABLE, "hour"),
     (properties.KEYS, "hour"),
@@ -247,13 +291,11 @@ def count_bulk(con: duckdb.DuckDBPyConnection, source: str, mark: datetime) -> N
     ``source`` received before the watermark ``mark``."""
     where = "received_at < ?"
     con.execute(aggregate_sql(source, where), [mark] * (len(DIMENSIONS) + 1))
-    insert_sessions(con, source, where, [mark])
+    add_sessions(con, source, where, [mark])
     activity.bulk(con, source, mark)
     users.bulk(con, source, mark)
     properties.bulk(con, source, mark)
     first_seen.bulk(con, source, mark)
-    sids = f"SELECT DISTINCT session_id AS sid FROM {source} WHERE received_at < ?"
-    mark_split(con, sids, [mark])
 
 
 def floor_hour(moment: datetime) -> datetime:
@@ -274,11 +316,11 @@ def catch_up_summaries(con: duckdb.DuckDBPyConnection, until: datetime) -> None:
         log.warning("session ids hash differently now: rebuilding the session fragments")
         con.execute(f"DELETE FROM {SESSIONS}")
         con.execute(f"DELETE FROM {LOOSE}")
+        con.execute(f"DELETE FROM {TOTALS}")
         con.execute("UPDATE rollup_state SET watermark = ? WHERE name = ?", [_EPOCH, SESSIONS])
 
     def sessions(where: str, params: list[Any]) -> None:
-        insert_sessions(con, "events", where, params)
-        mark_split(con, _NEW_SIDS.format(where=where), params)
+        add_sessions(con, "events", where, params)
 
     def days(where: str, params: list[Any]) -> None:
         con.execute(activity.aggregate_sql("events", where), params)
@@ -361,8 +403,7 @@ def advance(con: duckdb.DuckDBPyConnection, until: datetime, current: datetime) 
         if first is not None and first < high:
             where = "received_at >= ? AND received_at < ?"
             con.execute(aggregate_sql("events", where), [current, high] * (len(DIMENSIONS) + 1))
-            insert_sessions(con, "events", where, [current, high])
-            mark_split(con, _NEW_SIDS.format(where=where), [current, high])
+            add_sessions(con, "events", where, [current, high])
         con.execute(
             "UPDATE rollup_state SET watermark = ? WHERE name IN (?, ?)", [high, STATE, SESSIONS]
         )

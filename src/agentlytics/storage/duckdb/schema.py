@@ -231,6 +231,23 @@ MIGRATIONS: list[str] = [
     INSERT INTO session_loose SELECT * FROM session_hourly WHERE sid IS NULL;
     DELETE FROM session_hourly WHERE sid IS NULL;
     """,
+    # 11: per project and hour, the whole session fragments' count and sums (``rollup.TOTALS``):
+    #     session counts, bounces and durations read an hour's row instead of its fragments
+    """
+    CREATE TABLE session_totals (
+        project_id VARCHAR NOT NULL,
+        hour TIMESTAMP NOT NULL,
+        sessions BIGINT NOT NULL,
+        bounces BIGINT NOT NULL,
+        ms BIGINT NOT NULL,
+        events BIGINT NOT NULL,
+        pageviews BIGINT NOT NULL
+    );
+    INSERT INTO session_totals
+    SELECT project_id, hour, count(*), count(*) FILTER (WHERE active = 0),
+        sum((epoch_us(t1) // 1000) - (epoch_us(t0) // 1000)), sum(events), sum(pageviews)
+    FROM session_hourly WHERE whole GROUP BY project_id, hour;
+    """,
 ]
 
 
