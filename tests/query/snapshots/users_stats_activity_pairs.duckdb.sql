@@ -17,13 +17,17 @@ ub AS (
 ik AS (
   SELECT num AS pk, to_num AS rk FROM user_aliases WHERE project_id = ?
 ),
-base AS (
-  SELECT ub.lts, ub.name, ub.n, CASE WHEN coalesce(ik.rk, ub.u) <= 1000 THEN coalesce(ik.rk, ub.u) END AS u, CASE WHEN coalesce(ik.rk, ub.u) > 1000 THEN 'n' || CAST(coalesce(ik.rk, ub.u) AS VARCHAR) ELSE 'r' || ub.rid END AS x FROM ub LEFT JOIN ik ON ik.pk = ub.u
+g AS (SELECT date_trunc('day', lts) AS b, name, sum(n) AS n, bitstring_agg(u, 1, 1000) FILTER (WHERE u <= 1000) AS bits, list(u) FILTER (WHERE u > 1000) AS hi, list(rid) FILTER (WHERE rid IS NOT NULL) AS r FROM ub GROUP BY b, name),
+parts AS (
+  SELECT 0 AS part, NULL AS b, NULL AS name, sum(n) AS n, bit_or(bits) AS bits, flatten(list(hi)) AS hi, len(list_distinct(flatten(list(r)))) AS r FROM g
+  UNION ALL SELECT 1, b, NULL, sum(n) AS n, bit_or(bits) AS bits, flatten(list(hi)) AS hi, len(list_distinct(flatten(list(r)))) AS r FROM g GROUP BY b
+  UNION ALL SELECT 2, NULL, name, sum(n) AS n, bit_or(bits) AS bits, flatten(list(hi)) AS hi, len(list_distinct(flatten(list(r)))) AS r FROM g GROUP BY name
 ),
-g AS (SELECT date_trunc('day', lts) AS b, name, bitstring_agg(u, 1, 1000) AS bs, sum(n) AS n FROM base GROUP BY b, name),
-e AS (SELECT DISTINCT date_trunc('day', lts) AS b, name, x FROM base WHERE x IS NOT NULL)
-SELECT 0 AS part, NULL AS bucket, NULL AS name, coalesce(bit_count(bit_or(bs)), 0) + (SELECT count(DISTINCT x) FROM e) AS users, sum(n) AS n FROM g
-UNION ALL SELECT 1, strftime(b, '%Y-%m-%d'), NULL, coalesce(bit_count(bit_or(bs)), 0) + (SELECT count(DISTINCT x) FROM e WHERE e.b = g.b), sum(n)
-  FROM g GROUP BY b
-UNION ALL SELECT 2, NULL, name, coalesce(bit_count(bit_or(bs)), 0) + (SELECT count(DISTINCT x) FROM e WHERE e.name = g.name), sum(n)
-  FROM g GROUP BY name
+a AS (SELECT bitstring_agg(pk, 1, 1000) FILTER (WHERE pk <= 1000) AS ab FROM ik),
+c AS (SELECT s.*, CASE WHEN a.ab IS NULL OR s.bits IS NULL THEN s.bits ELSE s.bits & ~a.ab END AS cb FROM parts AS s, a),
+im AS (SELECT ik.* FROM ik, (SELECT bit_or(bits) AS bits FROM c) AS o WHERE CASE WHEN ik.pk <= 1000 THEN get_bit(o.bits, CAST(ik.pk AS INTEGER) - 1) END = 1),
+ex AS (SELECT c.part, c.b, c.name, im.rk AS v FROM c JOIN im ON CASE WHEN im.pk <= 1000 THEN get_bit(c.bits, CAST(im.pk AS INTEGER) - 1) END = 1
+  UNION SELECT h.part, h.b, h.name, coalesce(ik.rk, h.u) FROM (SELECT c.part, c.b, c.name, unnest(c.hi) AS u FROM c) AS h LEFT JOIN ik ON ik.pk = h.u),
+xk AS (SELECT ex.part, ex.b, ex.name, count(*) AS k FROM ex JOIN c ON c.part IS NOT DISTINCT FROM ex.part AND c.b IS NOT DISTINCT FROM ex.b AND c.name IS NOT DISTINCT FROM ex.name WHERE coalesce(CASE WHEN ex.v <= 1000 THEN get_bit(c.cb, CAST(ex.v AS INTEGER) - 1) END, 0) = 0 GROUP BY ex.part, ex.b, ex.name),
+counted AS (SELECT c.part, c.b, c.name, c.n, coalesce(bit_count(c.cb), 0) + coalesce(xk.k, 0) + coalesce(c.r, 0) AS users FROM c LEFT JOIN xk ON c.part IS NOT DISTINCT FROM xk.part AND c.b IS NOT DISTINCT FROM xk.b AND c.name IS NOT DISTINCT FROM xk.name)
+SELECT part, strftime(b, '%Y-%m-%d') AS bucket, name, users, n FROM counted
