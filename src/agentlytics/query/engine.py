@@ -76,6 +76,9 @@ class QueryEngine:
             session_fragments=self.rollups and getattr(self.store, "session_fragments", False),
             user_hours=self.rollups and getattr(self.store, "user_hours", False),
             user_range=getattr(self.store, "user_numbers", {}).get(project.id, 0),
+            dim_columns=getattr(self.store, "dim_columns", frozenset())
+            if self.rollups
+            else frozenset(),
             property_summaries=self.rollups and getattr(self.store, "property_summaries", False),
             materialized=self.materialized(project.id),
         )
@@ -153,7 +156,7 @@ class QueryEngine:
         """Run a checked QuerySpec (blocking: call from a worker thread).
 
         ``where``: an extra condition on ``events e`` that the caller knows changes nothing it
-        reads (see ``reports.breakdown``).
+        reads (see ``breakdowns.breakdown``).
         """
         check_spec(spec)
         if period is None:

@@ -231,6 +231,21 @@ MIGRATIONS: list[str] = [
     INSERT INTO session_loose SELECT * FROM session_hourly WHERE sid IS NULL;
     DELETE FROM session_hourly WHERE sid IS NULL;
     """,
+    # 11: events per UTC hour x event name (NULL: all) x path x numbered user, for breakdowns
+    #     by path (storage/duckdb/dims.py), behind its own watermark; built at start-up, and
+    #     rebuilt when its definition's hash is not the one in ``summary_definitions``
+    """
+    CREATE TABLE dim_hourly (
+        project_id VARCHAR NOT NULL,
+        hour TIMESTAMP NOT NULL,
+        name VARCHAR,
+        path VARCHAR NOT NULL,
+        num UINTEGER,
+        events BIGINT NOT NULL
+    );
+    CREATE TABLE summary_definitions (name VARCHAR PRIMARY KEY, hash VARCHAR NOT NULL);
+    INSERT INTO rollup_state VALUES ('dim_hourly', TIMESTAMP '1970-01-01 00:00:00');
+    """,
 ]
 
 
