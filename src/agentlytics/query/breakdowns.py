@@ -88,9 +88,17 @@ def dims_sql(scope: Scope, column: str, limit: int) -> str | None:
     hours = utc_hours(scope)  # no time bucket: every zone is served
     if hours[0] >= hours[1]:
         return None
+    # the events per value from the stored rows and the edges' events as they are: ``base``
+    # (users looked up and resolved) is read once, by the users of the values shown
+    base = users.base_cte(scope, hours, by=column)
+    counted = (
+        f"SELECT r.{column}, r.events AS n FROM dim_hourly r "
+        f"WHERE {users.stored_where(scope, hours, by=column)}\n"
+        f"  UNION ALL SELECT {column}, 1 FROM ev"
+    )
     return (
-        f"WITH {users.base_cte(scope, hours, by=column)},\n"
-        f"c AS (SELECT {column} AS g0, sum(n) AS m0 FROM base GROUP BY g0),\n"
+        f"WITH {base},\n"
+        f"c AS (SELECT {column} AS g0, sum(n) AS m0 FROM (\n  {counted}\n) AS a GROUP BY g0),\n"
         f"t AS (SELECT g0 FROM c ORDER BY m0 DESC, g0 LIMIT {int(limit)}),\n"
         f"u AS (SELECT {column} AS g0, {users.distinct_sql(scope, limit)} AS m1 FROM base\n"
         f"  WHERE {column} IN (SELECT g0 FROM t) GROUP BY g0)\n"

@@ -140,17 +140,7 @@ def rows_cte(
         f"  SELECT {when('r.hour')}, r.name{value.replace('e.', 'r.')}, r.num AS u, "
         "CAST(NULL AS VARCHAR) AS rid, "
     )
-    stored = " AND ".join(
-        [
-            f"r.project_id = {p(scope.project_id)}",
-            f"r.hour >= {p(first)}",
-            f"r.hour < {p(last)}",
-            *([f"r.hour <> {p(cut_hour)}"] if cut_hour is not None else []),
-            *name_filters(scope, "r.name"),
-        ]
-    )
-    if by is not None:  # the rows of all names, or those of each name when filtered by it
-        stored += " AND r.name IS NOT NULL" if scope.filters else " AND r.name IS NULL"
+    stored = stored_where(scope, hours, cut_hour, by=by)
     column = "p" if cut is not None else "lts"
     rows = (
         f"{ev},\nub AS (\n{summary}r.events AS n FROM {table} r WHERE {stored}\n"
@@ -159,6 +149,31 @@ def rows_cte(
         "CASE WHEN l.num IS NULL THEN ev.uid END, 1 "
     )
     return f"{rows}FROM ev LEFT JOIN (\n{_lookup(scope)}\n  ) AS l ON l.uid = ev.uid)"
+
+
+def stored_where(
+    scope: Scope,
+    hours: tuple[datetime, datetime],
+    cut_hour: datetime | None = None,
+    *,
+    by: str | None = None,
+) -> str:
+    """The condition on the summary's rows ``r`` that ``rows_cte`` reads (without the hour
+    ``cut_hour``; ``by``: of ``dim_hourly``)."""
+    p = scope.param
+    stored = " AND ".join(
+        [
+            f"r.project_id = {p(scope.project_id)}",
+            f"r.hour >= {p(hours[0])}",
+            f"r.hour < {p(hours[1])}",
+            *([f"r.hour <> {p(cut_hour)}"] if cut_hour is not None else []),
+            *name_filters(scope, "r.name"),
+        ]
+    )
+    if by is None:
+        return stored
+    # the rows of all names, or those of each name when filtered by it
+    return stored + (" AND r.name IS NOT NULL" if scope.filters else " AND r.name IS NULL")
 
 
 def cut_fits(hours: tuple[datetime, datetime], cut: datetime) -> bool:

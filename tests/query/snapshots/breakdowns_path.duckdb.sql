@@ -1,4 +1,4 @@
--- params: ["p_snapshot", "2026-10-31T23:00:00", "2026-10-31T23:00:00", "p_snapshot", "2026-11-07T23:00:00", "2026-11-07T23:00:00", "p_snapshot", "2026-10-31T23:00:00", "2026-11-07T23:00:00", "p_snapshot", "2026-10-31T23:00:00", "2026-11-07T23:00:00", "p_snapshot", "p_snapshot", "p_snapshot", "p_snapshot"]
+-- params: ["p_snapshot", "2026-10-31T23:00:00", "2026-10-31T23:00:00", "p_snapshot", "2026-11-07T23:00:00", "2026-11-07T23:00:00", "p_snapshot", "2026-10-31T23:00:00", "2026-11-07T23:00:00", "p_snapshot", "2026-10-31T23:00:00", "2026-11-07T23:00:00", "p_snapshot", "p_snapshot", "p_snapshot", "p_snapshot", "p_snapshot", "2026-10-31T23:00:00", "2026-11-07T23:00:00"]
 WITH ev AS (
   SELECT CAST(NULL AS TIMESTAMP) AS lts, e.name, e.path, coalesce(e.user_id, e.anonymous_id) AS uid FROM events e WHERE e.project_id = ? AND e.timestamp >= ? AND e.timestamp < ? AND e.path IS NOT NULL AND e.path <> ''
   UNION ALL
@@ -20,7 +20,10 @@ ik AS (
 base AS (
   SELECT ub.lts, ub.name, ub.path, ub.n, CASE WHEN coalesce(ik.rk, ub.u) <= 1000 THEN coalesce(ik.rk, ub.u) END AS u, CASE WHEN coalesce(ik.rk, ub.u) > 1000 THEN 'n' || CAST(coalesce(ik.rk, ub.u) AS VARCHAR) ELSE 'r' || ub.rid END AS x FROM ub LEFT JOIN ik ON ik.pk = ub.u
 ),
-c AS (SELECT path AS g0, sum(n) AS m0 FROM base GROUP BY g0),
+c AS (SELECT path AS g0, sum(n) AS m0 FROM (
+  SELECT r.path, r.events AS n FROM dim_hourly r WHERE r.project_id = ? AND r.hour >= ? AND r.hour < ? AND r.name IS NULL
+  UNION ALL SELECT path, 1 FROM ev
+) AS a GROUP BY g0),
 t AS (SELECT g0 FROM c ORDER BY m0 DESC, g0 LIMIT 20),
 u AS (SELECT path AS g0, coalesce(bit_count(bitstring_agg(u, 1, 1000)), 0) + coalesce(list_unique(list(x) FILTER (WHERE x IS NOT NULL)), 0) AS m1 FROM base
   WHERE path IN (SELECT g0 FROM t) GROUP BY g0)
