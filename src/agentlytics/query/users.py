@@ -232,9 +232,10 @@ def base_cte(scope: Scope, hours: tuple[datetime, datetime], *, by: str | None =
         user, rows = "coalesce(ik.rk, ub.u)", "ub LEFT JOIN ik ON ik.pk = ub.u"
     users = f"{user} AS u, ub.rid AS x"
     if top:
+        # the raw id first: most rows have neither, and are then spared both concatenations
         users = (
-            f"CASE WHEN {user} <= {top} THEN {user} END AS u, CASE WHEN {user} > {top} "
-            f"THEN 'n' || CAST({user} AS VARCHAR) ELSE 'r' || ub.rid END AS x"
+            f"CASE WHEN {user} <= {top} THEN {user} END AS u, CASE WHEN ub.rid IS NOT NULL "
+            f"THEN 'r' || ub.rid WHEN {user} > {top} THEN 'n' || CAST({user} AS VARCHAR) END AS x"
         )
     value = "" if by is None else f", ub.{by}"
     return f"{sql},\nbase AS (\n  SELECT ub.lts, ub.name{value}, ub.n, {users} FROM {rows}\n)"
