@@ -49,8 +49,11 @@ def upkeep(con: duckdb.DuckDBPyConnection, low: datetime, high: datetime) -> flo
             con.execute(_FIRST_MET_IN_SPAN, [low])
         started = time.perf_counter()
         if numbered:
-            more = [dims.aggregate_sql] if dims is not None else []
-            users.fill(con, "events", _WHERE, [low, high], more)
+            if dims is not None:
+                aggregates = [users.aggregate_sql, dims.aggregate_sql]
+                users.fill(con, "events", _WHERE, [low, high], aggregates)
+            else:
+                users.fill(con, "events", _WHERE, [low, high])
         else:
             con.execute(users.aggregate_sql("events", _WHERE), [low, high])
         return (time.perf_counter() - started) * 1000

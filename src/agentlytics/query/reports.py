@@ -11,10 +11,7 @@ from agentlytics.query import properties as summaries
 from agentlytics.query import users
 from agentlytics.query.build import Scope
 from agentlytics.query.engine import QueryEngine
-from agentlytics.query.model import (
-    MAX_LIMIT,
-    Filter,
-)
+from agentlytics.query.model import MAX_LIMIT, Filter
 from agentlytics.query.period import Period
 
 STATS_GROUPS = ("hour", "day", "week", "month")

@@ -97,7 +97,9 @@ def rows_cte(
     start, end = scope.period.start_param, scope.period.end_param
     table = "user_hourly" if by is None else "dim_hourly"
     mark = f"(SELECT watermark FROM rollup_state WHERE name = '{table}')"
-    value = "" if by is None else f", e.{by}"
+
+    def value(alias: str) -> str:  # the ``by`` column of a relation, after its name
+        return "" if by is None else f", {alias}.{by}"
 
     def when(col: str) -> str:
         if by is not None:
@@ -109,7 +111,7 @@ def rows_cte(
         cut_hour = cut.replace(minute=0, second=0, microsecond=0)
 
     def events(low: datetime, high: datetime, late: bool = False) -> str:
-        select = f"  SELECT {when('e.timestamp')}, e.name{value}, {_RAW} AS uid "
+        select = f"  SELECT {when('e.timestamp')}, e.name{value('e')}, {_RAW} AS uid "
         conds = [
             f"e.project_id = {p(scope.project_id)}",
             f"e.timestamp >= {p(low)}",
@@ -137,15 +139,14 @@ def rows_cte(
     scans.append(events(first, last, late=True))
     ev = "ev AS (\n" + "  UNION ALL\n".join(scans) + ")"
     summary = (
-        f"  SELECT {when('r.hour')}, r.name{value.replace('e.', 'r.')}, r.num AS u, "
-        "CAST(NULL AS VARCHAR) AS rid, "
+        f"  SELECT {when('r.hour')}, r.name{value('r')}, r.num AS u, CAST(NULL AS VARCHAR) AS rid, "
     )
     stored = stored_where(scope, hours, cut_hour, by=by)
     column = "p" if cut is not None else "lts"
     rows = (
         f"{ev},\nub AS (\n{summary}r.events AS n FROM {table} r WHERE {stored}\n"
         "  UNION ALL\n"
-        f"  SELECT ev.{column}, ev.name{value.replace('e.', 'ev.')}, l.num, "
+        f"  SELECT ev.{column}, ev.name{value('ev')}, l.num, "
         "CASE WHEN l.num IS NULL THEN ev.uid END, 1 "
     )
     return f"{rows}FROM ev LEFT JOIN (\n{_lookup(scope)}\n  ) AS l ON l.uid = ev.uid)"

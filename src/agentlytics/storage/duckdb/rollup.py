@@ -289,7 +289,7 @@ def catch_up_summaries(con: duckdb.DuckDBPyConnection, until: datetime) -> None:
         users.fill(con, "events", where, params)
 
     def paths(where: str, params: list[Any]) -> None:
-        users.fill(con, "events", where, params, [dims.aggregate_sql], hourly=False)
+        users.fill(con, "events", where, params, [dims.aggregate_sql])
 
     def firsts(where: str, params: list[Any]) -> None:
         first_seen.merge(con, first_seen.events_sql("events", where), params)

@@ -126,18 +126,14 @@ def fill(
     source: str,
     where: str,
     params: list[Any],
-    more: Sequence[Aggregate] = (),
-    *,
-    hourly: bool = True,
+    aggregates: Sequence[Aggregate] = (aggregate_sql,),
 ) -> None:
     """Inside a transaction: number the users of the rows of ``source`` matching ``where``,
-    then ``INSERT`` their counts (unless not ``hourly``: a catch-up of other summaries), and
-    those of ``more`` (other summaries by user number, ``dims.aggregate_sql``)."""
+    then ``INSERT`` their rows into each summary by user number of ``aggregates`` (this
+    module's ``aggregate_sql``, ``dims.aggregate_sql``)."""
     ids = f"SELECT project_id, {_UID} AS uid, received_at AS seen FROM {source} WHERE {where}"
     _stage(con, ids, params)
-    if hourly:
-        con.execute(aggregate_sql(source, where), params)
-    for build in more:
+    for build in aggregates:
         con.execute(build(source, where), params)
     _unstage(con)
 
@@ -183,9 +179,10 @@ def advance(
     more: Sequence[Aggregate] = (),
 ) -> None:
     """Inside the rollup's transaction that moves its watermark from ``low`` to ``high``:
-    the rows of the events received in between (and ``more``'s, as ``fill``), and the same
-    watermark."""
-    fill(con, "events", "received_at >= ? AND received_at < ?", [low, high], more)
+    the rows of the events received in between (and those of the summaries ``more``, as
+    ``fill``), and the same watermark."""
+    where = "received_at >= ? AND received_at < ?"
+    fill(con, "events", where, [low, high], (aggregate_sql, *more))
     con.execute("UPDATE rollup_state SET watermark = ? WHERE name = ?", [high, STATE])
 
 
@@ -197,7 +194,7 @@ def bulk(
 ) -> None:
     """Inside a bulk load's transaction: the rows of the loaded events received before the
     watermark ``mark`` (the writer never reads them again; ``more`` as ``fill``)."""
-    fill(con, source, "received_at < ?", [mark], more)
+    fill(con, source, "received_at < ?", [mark], (aggregate_sql, *more))
 
 
 def _alias(con: duckdb.DuckDBPyConnection, pairs: str, params: list[Any]) -> None:
