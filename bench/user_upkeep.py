@@ -1,4 +1,5 @@
-"""How long the writer's upkeep of the hourly users takes for the last hour and day received.
+"""How long the writer's upkeep of the hourly users (and users per path) takes for the last
+hour and day received.
 
     PYTHONPATH=<tree>/src .venv/bin/python -m bench.user_upkeep --data-dir /tmp/agentlytics-10m
 
@@ -6,7 +7,9 @@ Opens the data directory's DuckDB file (no server may have it open; nothing is k
 run is rolled back) and, in a transaction, removes the span's rows of ``user_hourly`` (and,
 where users have numbers, the numbers of the users first met in the span, as before their
 first step), then fills them again as the writer's rollup step does (``users.fill``; a
-tree from before numbers: ``users.aggregate_sql``). Prints the median of ``--runs``.
+tree from before numbers: ``users.aggregate_sql``); a tree with the users per path
+(``dims.py``) removes and fills its rows too, in the same step. Prints the median of
+``--runs``.
 """
 
 from __future__ import annotations
@@ -20,6 +23,11 @@ from pathlib import Path
 import duckdb
 
 from agentlytics.storage.duckdb import users
+
+try:
+    from agentlytics.storage.duckdb import dims
+except ImportError:  # a tree from before the users per path
+    dims = None  # type: ignore[assignment]
 
 _FIRST_MET_IN_SPAN = (
     "DELETE FROM user_numbers WHERE num > (SELECT coalesce(max(d.num), 0) FROM user_numbers d "
@@ -35,11 +43,17 @@ def upkeep(con: duckdb.DuckDBPyConnection, low: datetime, high: datetime) -> flo
     con.execute("BEGIN")
     try:
         con.execute(f"DELETE FROM {users.TABLE} WHERE hour >= ?", [low - timedelta(hours=2)])
+        if dims is not None:
+            con.execute(f"DELETE FROM {dims.TABLE} WHERE hour >= ?", [low - timedelta(hours=2)])
         if numbered:
             con.execute(_FIRST_MET_IN_SPAN, [low])
         started = time.perf_counter()
         if numbered:
-            users.fill(con, "events", _WHERE, [low, high])
+            if dims is not None:
+                aggregates = [users.aggregate_sql, dims.aggregate_sql]
+                users.fill(con, "events", _WHERE, [low, high], aggregates)
+            else:
+                users.fill(con, "events", _WHERE, [low, high])
         else:
             con.execute(users.aggregate_sql("events", _WHERE), [low, high])
         return (time.perf_counter() - started) * 1000

@@ -25,7 +25,7 @@ from agentlytics.query.fragments import fragments
 from agentlytics.query.period import Period
 from tests.conftest import RunningServer, start_server
 from tests.factories import event
-from tests.query.conftest import summary_project
+from tests.query.conftest import drop_migrations_11_12, summary_project
 from tests.query.test_rollups import END, PERIODS, START
 
 PATHS = ["/", "/pricing", "/docs", "/docs/install", "", None]
@@ -199,7 +199,7 @@ def test_fragments_without_a_session_id_move_apart_in_the_migration(tmp_path: Pa
     try:
         con.execute("INSERT INTO session_hourly SELECT * FROM session_loose")
         con.execute("DROP TABLE session_loose")
-        con.execute("DROP TABLE session_totals")
+        drop_migrations_11_12(con)
         con.execute("DELETE FROM schema_version WHERE version >= 10")
         con.execute("CHECKPOINT")
     finally:

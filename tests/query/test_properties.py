@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from agentlytics.model.project import Project
-from agentlytics.query import properties, reports
+from agentlytics.query import breakdowns, properties, reports
 from agentlytics.query.engine import QueryEngine
 from agentlytics.query.period import Period
 from agentlytics.storage.duckdb import properties as stored
@@ -77,8 +77,8 @@ def compare(server: RunningServer, project: Project) -> int:
     for period in PERIODS:
         for key in ("plan", "size", "path"):
             for name in (None, "purchase", "page_view"):
-                answer = reports.breakdown(fast, project, period, prop=key, event=name, limit=50)
-                assert answer == reports.breakdown(
+                answer = breakdowns.breakdown(fast, project, period, prop=key, event=name, limit=50)
+                assert answer == breakdowns.breakdown(
                     scanned, project, period, prop=key, event=name, limit=50
                 ), (key, name, period)
             scope = fast.scope(project, period)
@@ -112,7 +112,7 @@ def test_property_summaries_answer_as_the_raw_scan_through_every_stage(
     store.advance_rollup(now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1))
     [(plans,)] = store.query("SELECT sum(events) FROM property_values WHERE key = 'plan'").rows
     assert 0 < plans < 800
-    answer = reports.breakdown(
+    answer = breakdowns.breakdown(
         server.services.query, project, PERIODS[0], prop="plan", event=None, limit=50
     )
     assert {v["value"] for v in answer["values"]} == {
@@ -149,9 +149,9 @@ def test_property_summaries_answer_as_the_raw_scan_through_every_stage(
     scanned = QueryEngine(server.services.events, rollups=False)
     for period in PERIODS:
         assert properties.breakdown_sql(server.services.query.scope(project, period), "tier", 9)
-        assert reports.breakdown(
+        assert breakdowns.breakdown(
             server.services.query, project, period, prop="tier", event=None, limit=50
-        ) == reports.breakdown(scanned, project, period, prop="tier", event=None, limit=50)
+        ) == breakdowns.breakdown(scanned, project, period, prop="tier", event=None, limit=50)
     assert compare(server, project) == 2 * len(PERIODS)
 
     # built from scratch at start-up

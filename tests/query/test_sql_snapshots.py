@@ -24,7 +24,7 @@ import pytest
 
 from agentlytics.model.event import BotHit, Event, Identity
 from agentlytics.model.project import Project
-from agentlytics.query import bots, fragments, insights, properties, sessions, users
+from agentlytics.query import bots, breakdowns, fragments, insights, properties, sessions, users
 from agentlytics.query.build import Scope, build
 from agentlytics.query.dialect import DIALECTS
 from agentlytics.query.engine import QueryEngine
@@ -53,7 +53,8 @@ class Case:
     #: reads of the session fragments only DuckDB keeps (pinned for DuckDB alone: on other
     #: engines the same call renders the scan that the other cases already pin)
     fragments: bool = False
-    #: reads of the hourly users only DuckDB keeps (pinned for DuckDB alone, likewise)
+    #: reads of the hourly users (and users per path) only DuckDB keeps (pinned for DuckDB
+    #: alone, likewise)
     users: bool = False
     #: the project's highest user number for them: the users of 1,000 counted as bitmaps,
     #: of a billion (too many bits) by ``count(DISTINCT)``
@@ -164,6 +165,13 @@ CASES = [
         user_range=1_000_000_000,
     ),
     Case("users_event_names", event_names_sql, users=True),
+    Case("breakdowns_path", lambda s: breakdowns.dims_sql(s, "path", 20) or "", users=True),
+    Case(
+        "breakdowns_path_of_an_event",
+        lambda s: breakdowns.dims_sql(s, "path", 5) or "",
+        filters=[Filter("event", "eq", "page_view")],
+        users=True,
+    ),
     Case(
         "properties_breakdown",
         lambda s: properties.breakdown_sql(s, "plan", 1000) or "",
@@ -190,6 +198,7 @@ def render(case: Case, dialect: str) -> tuple[str, list[Any]]:
         session_fragments=case.fragments,
         user_hours=case.users,
         user_range=case.user_range if case.users else 0,
+        dim_columns=frozenset({"path"} if case.users else ()),
         property_summaries=case.properties,
         materialized=frozenset({"plan"} if case.properties else ()),
     )

@@ -23,6 +23,7 @@ from agentlytics.model.project import Project
 from agentlytics.query import users
 from agentlytics.storage.arrow import events_table
 from tests.conftest import RunningServer, start_server
+from tests.query.conftest import drop_migrations_11_12
 from tests.query.test_fragments import START, identify, send, traffic
 from tests.query.test_users import compare
 
@@ -114,7 +115,7 @@ def set_back_to_schema_8(path: Path) -> None:
         # the whole ones were totalled by the hour (11)
         con.execute("INSERT INTO session_hourly SELECT * FROM session_loose")
         con.execute("DROP TABLE session_loose")
-        con.execute("DROP TABLE session_totals")
+        drop_migrations_11_12(con)
         con.execute("DELETE FROM schema_version WHERE version >= 9")
         con.execute("CHECKPOINT")
     finally:

@@ -1,4 +1,5 @@
-"""Distinct users read from the hourly users summary answer exactly as a scan of the events.
+"""Distinct users read from the hourly users summary (and, for breakdowns by path, the users
+per path, ``dim_hourly``) answer exactly as a scan of the events.
 
 Events go in through the real ingest path (``POST /track/batch``, ``/identify``). Each
 report is answered twice over the same store: by the server's engine (which reads
@@ -14,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from agentlytics.model.project import Project
-from agentlytics.query import fragments, insights, reports, users
+from agentlytics.query import breakdowns, fragments, insights, reports, users
 from agentlytics.query.build import build
 from agentlytics.query.engine import QueryEngine
 from agentlytics.query.model import Filter, QuerySpec
@@ -64,6 +65,11 @@ def compare(server: RunningServer, project: Project) -> int:
             ), (unit, period)
         utc = Period(period.start, period.end, "UTC")
         assert insights.heatmap(fast, project, utc) == insights.heatmap(scanned, project, utc)
+        for event, limit in ((None, 2), (None, 20), ("page_view", 3), ("signup", 20)):
+            ask = {"prop": "path", "event": event, "limit": limit}
+            assert breakdowns.breakdown(fast, project, period, **ask) == breakdowns.breakdown(
+                scanned, project, period, **ask
+            ), (ask, period)
         scope = fast.scope(project, period)
         used += users.usable(scope) is not None
         assert "user_hourly" not in build(scanned.scope(project, period), SPECS[0])

@@ -17,7 +17,7 @@ from agentlytics.api.common import (
 )
 from agentlytics.errors import ValidationError
 from agentlytics.model.project import Project
-from agentlytics.query import reports
+from agentlytics.query import breakdowns, reports
 from agentlytics.query.model import MAX_LIMIT, QuerySpec, query_schema
 
 
@@ -156,7 +156,7 @@ async def breakdown(request: Request) -> Response:
     engine = services(request).query
     period = engine.period(project, q.get("since"), q.get("until"))
     body = await in_thread(
-        lambda: reports.breakdown(
+        lambda: breakdowns.breakdown(
             engine,
             project,
             period,

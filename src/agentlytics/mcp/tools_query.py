@@ -10,9 +10,9 @@ from pydantic import Field
 
 from agentlytics.mcp.args import ProjectRef, Since, Until
 from agentlytics.mcp.kit import Toolkit, convert
+from agentlytics.query import breakdowns, mcp_usage, reports
 from agentlytics.query import insights as insights_q
 from agentlytics.query import live as live_q
-from agentlytics.query import mcp_usage, reports
 from agentlytics.query import sessions as sessions_q
 from agentlytics.query.model import QuerySpec, query_schema
 
@@ -90,7 +90,7 @@ def register(kit: Toolkit) -> None:
         """The top values of one property (or column), with event counts and unique users."""
         p = kit.project(project)
         period = engine.period(p, since, until)
-        return reports.breakdown(engine, p, period, prop=property, event=event, limit=limit)
+        return breakdowns.breakdown(engine, p, period, prop=property, event=event, limit=limit)
 
     @kit.tool(title="Discover events and properties")
     def properties(project: ProjectRef, since: Since = None, until: Until = None) -> dict[str, Any]:

@@ -55,6 +55,8 @@ class Scope:
     user_hours: bool = False
     #: the project's highest user number as the store last knew it (``query/users.py``)
     user_range: int = 0
+    #: the events columns the store keeps users per hour and value of (``query/breakdowns.py``)
+    dim_columns: frozenset[str] = frozenset()
     #: the store keeps property keys per hour, and values of the project's ``materialized``
     #: keys (``query/properties.py``)
     property_summaries: bool = False

@@ -76,9 +76,16 @@ class QueryEngine:
             session_fragments=self.rollups and getattr(self.store, "session_fragments", False),
             user_hours=self.rollups and getattr(self.store, "user_hours", False),
             user_range=getattr(self.store, "user_numbers", {}).get(project.id, 0),
+            dim_columns=self.dim_columns(),
             property_summaries=self.rollups and getattr(self.store, "property_summaries", False),
             materialized=self.materialized(project.id),
         )
+
+    def dim_columns(self) -> frozenset[str]:
+        """The events columns the store keeps users per hour and value of (none without
+        rollups)."""
+        columns: frozenset[str] = getattr(self.store, "dim_columns", frozenset())
+        return columns if self.rollups else frozenset()
 
     def materialized(self, project_id: str) -> frozenset[str]:
         """The project's property keys whose values the store keeps (none without rollups)."""
@@ -153,7 +160,7 @@ class QueryEngine:
         """Run a checked QuerySpec (blocking: call from a worker thread).
 
         ``where``: an extra condition on ``events e`` that the caller knows changes nothing it
-        reads (see ``reports.breakdown``).
+        reads (see ``breakdowns.breakdown``).
         """
         check_spec(spec)
         if period is None:

@@ -10,14 +10,8 @@ from agentlytics.model.project import Project
 from agentlytics.query import properties as summaries
 from agentlytics.query import users
 from agentlytics.query.build import Scope
-from agentlytics.query.engine import QueryEngine, clean
-from agentlytics.query.model import (
-    DIMENSIONS,
-    MAX_LIMIT,
-    Filter,
-    QuerySpec,
-    check_property_key,
-)
+from agentlytics.query.engine import QueryEngine
+from agentlytics.query.model import MAX_LIMIT, Filter
 from agentlytics.query.period import Period
 
 STATS_GROUPS = ("hour", "day", "week", "month")
@@ -248,89 +242,3 @@ def property_keys(
         if isinstance(props, dict):
             seen.setdefault(row["name"], set()).update(props)
     return {name: sorted(keys) for name, keys in sorted(seen.items())}
-
-
-#: breakdown properties that are real columns rather than keys of ``properties``
-COLUMN_PROPERTIES = {
-    "country": "country",
-    "path": "path",
-    "referrer": "referrer",
-    "browser": "browser",
-    "os": "os",
-    "device": "device",
-    "utm_source": "utm_source",
-    "utm_medium": "utm_medium",
-    "utm_campaign": "utm_campaign",
-    "utm_term": "utm_term",
-    "utm_content": "utm_content",
-    "language": "language",
-    "host": "host",
-    "environment": "environment",
-    "source": "source",
-    "tool": "tool",
-    "client": "client",
-}
-
-
-def breakdown(
-    engine: QueryEngine,
-    project: Project,
-    period: Period,
-    *,
-    prop: str,
-    event: str | None,
-    limit: int,
-) -> dict[str, Any]:
-    group = COLUMN_PROPERTIES.get(prop) or "properties." + check_property_key(prop)
-    filters = [Filter("event", "eq", event)] if event else []
-    total = engine.one(project, period, ["event_count"], filters=filters)["event_count"] or 0
-    rows, truncated = _breakdown_rows(engine, project, period, group, filters)
-    values = [r for r in rows if r[group] is not None and r[group] != ""]
-    return {
-        "project": project.name,
-        "property": prop,
-        "event": event,
-        "values": [
-            {"value": clean(r[group]), "count": r["event_count"], "unique_users": r["unique_users"]}
-            for r in values[:limit]
-        ],
-        "total_events": total,
-        "total_with_property": sum(r["event_count"] for r in values),
-        "truncated": len(values) > limit or truncated,
-    }
-
-
-def _breakdown_rows(
-    engine: QueryEngine, project: Project, period: Period, group: str, filters: list[Filter]
-) -> tuple[list[dict[str, Any]], bool]:
-    """The (``group`` value, event_count, unique_users) rows of a breakdown, the most events
-    first, and whether there were more than ``MAX_LIMIT``.
-
-    A property key the store has materialized is read from its summary; any other key is
-    asked to be materialized (the store does it in the background), so the next breakdown
-    by it is.
-    """
-    key = group.removeprefix("properties.")
-    scope = engine.scope(project, period, filters)
-    sql = summaries.breakdown_sql(scope, key, MAX_LIMIT) if key != group else None
-    if sql is not None:
-        raw = engine.fetch(scope, sql)
-        rows = [{group: r["g0"], "event_count": r["m0"], "unique_users": r["m1"]} for r in raw]
-        return rows[:MAX_LIMIT], len(rows) > MAX_LIMIT
-    if key != group:
-        engine.materialize(project.id, key)
-    spec = QuerySpec(
-        metrics=["event_count", "unique_users"], group_by=[group], filters=filters, limit=MAX_LIMIT
-    )
-    # Events without a value are dropped by the caller, so the scan may skip them up front:
-    # for a property key, those whose JSON cannot hold the key are never parsed.
-    F = engine.dialect
-    if key != group and F.may_have_key is not None:
-        where = F.may_have_key("e.properties", key)
-    elif key != group:
-        where = ""
-    else:
-        column = f"e.{DIMENSIONS[group].column}"
-        where = f"{column} IS NOT NULL AND {F.to_text(column)} <> ''"
-    result = engine.run(project, spec, period, where=where)
-    return result.rows, result.truncated

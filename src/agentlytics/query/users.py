@@ -37,7 +37,6 @@ from agentlytics.query.fragments import whole_hours
 from agentlytics.query.model import QuerySpec
 from agentlytics.storage.duckdb.users import found_sql
 
-_WATERMARK = "(SELECT watermark FROM rollup_state WHERE name = 'user_hourly')"
 _RAW = "coalesce(e.user_id, e.anonymous_id)"
 #: the metrics this module computes (over rows with ``n`` events)
 METRICS = frozenset({"event_count", "unique_users", "pageviews"})
@@ -75,19 +74,36 @@ def name_filters(scope: Scope, col: str) -> list[str]:
     return out
 
 
-def rows_cte(scope: Scope, hours: tuple[datetime, datetime], cut: datetime | None = None) -> str:
+def rows_cte(
+    scope: Scope,
+    hours: tuple[datetime, datetime],
+    cut: datetime | None = None,
+    *,
+    by: str | None = None,
+) -> str:
     """``ub``: (lts, name, u: the raw user's number, rid: the raw id when it has none yet,
     n: events) for every event of the period, from the summary for the whole hours and from
     the events (``ev``) for the rest.
 
     With a ``cut`` (naive UTC, inside the whole hours: ``cut_fits``), ``lts`` is replaced by
     ``p``: whether the row is at or after the cut. The hour the cut falls in is then read
-    from the events, whose times place each one on its side."""
+    from the events, whose times place each one on its side.
+
+    ``by``: an events column kept per user in ``dim_hourly`` (``scope.dim_columns``): the
+    rows carry it instead of a time (NULL ``lts``), only for events that have a value; read
+    from its rows of all names (NULL ``name``) when no filter needs the names."""
     p, local = scope.param, scope.local_time_sql
     first, last = hours
     start, end = scope.period.start_param, scope.period.end_param
+    table = "user_hourly" if by is None else "dim_hourly"
+    mark = f"(SELECT watermark FROM rollup_state WHERE name = '{table}')"
+
+    def value(alias: str) -> str:  # the ``by`` column of a relation, after its name
+        return "" if by is None else f", {alias}.{by}"
 
     def when(col: str) -> str:
+        if by is not None:
+            return "CAST(NULL AS TIMESTAMP) AS lts"
         return f"{col} >= {p(cut)} AS p" if cut is not None else f"{local(col)} AS lts"
 
     cut_hour = None
@@ -95,15 +111,16 @@ def rows_cte(scope: Scope, hours: tuple[datetime, datetime], cut: datetime | Non
         cut_hour = cut.replace(minute=0, second=0, microsecond=0)
 
     def events(low: datetime, high: datetime, late: bool = False) -> str:
-        select = f"  SELECT {when('e.timestamp')}, e.name, {_RAW} AS uid "
+        select = f"  SELECT {when('e.timestamp')}, e.name{value('e')}, {_RAW} AS uid "
         conds = [
             f"e.project_id = {p(scope.project_id)}",
             f"e.timestamp >= {p(low)}",
             f"e.timestamp < {p(high)}",
             *name_filters(scope, "e.name"),
+            *([f"e.{by} IS NOT NULL AND e.{by} <> ''"] if by is not None else []),
         ]
         if late:  # received since the summary's watermark, but for the cut's hour (read whole)
-            conds.append(f"e.received_at >= {_WATERMARK}")
+            conds.append(f"e.received_at >= {mark}")
             if cut_hour is not None:
                 conds.append(
                     f"NOT (e.timestamp >= {p(cut_hour)} AND e.timestamp < {p(cut_hour + _HOUR)})"
@@ -121,23 +138,43 @@ def rows_cte(scope: Scope, hours: tuple[datetime, datetime], cut: datetime | Non
     scans = [events(low, high) for low, high in edges]
     scans.append(events(first, last, late=True))
     ev = "ev AS (\n" + "  UNION ALL\n".join(scans) + ")"
-    summary = f"  SELECT {when('r.hour')}, r.name, r.num AS u, CAST(NULL AS VARCHAR) AS rid, "
+    summary = (
+        f"  SELECT {when('r.hour')}, r.name{value('r')}, r.num AS u, CAST(NULL AS VARCHAR) AS rid, "
+    )
+    stored = stored_where(scope, hours, cut_hour, by=by)
+    column = "p" if cut is not None else "lts"
+    rows = (
+        f"{ev},\nub AS (\n{summary}r.events AS n FROM {table} r WHERE {stored}\n"
+        "  UNION ALL\n"
+        f"  SELECT ev.{column}, ev.name{value('ev')}, l.num, "
+        "CASE WHEN l.num IS NULL THEN ev.uid END, 1 "
+    )
+    return f"{rows}FROM ev LEFT JOIN (\n{_lookup(scope)}\n  ) AS l ON l.uid = ev.uid)"
+
+
+def stored_where(
+    scope: Scope,
+    hours: tuple[datetime, datetime],
+    cut_hour: datetime | None = None,
+    *,
+    by: str | None = None,
+) -> str:
+    """The condition on the summary's rows ``r`` that ``rows_cte`` reads (without the hour
+    ``cut_hour``; ``by``: of ``dim_hourly``)."""
+    p = scope.param
     stored = " AND ".join(
         [
             f"r.project_id = {p(scope.project_id)}",
-            f"r.hour >= {p(first)}",
-            f"r.hour < {p(last)}",
+            f"r.hour >= {p(hours[0])}",
+            f"r.hour < {p(hours[1])}",
             *([f"r.hour <> {p(cut_hour)}"] if cut_hour is not None else []),
             *name_filters(scope, "r.name"),
         ]
     )
-    column = "p" if cut is not None else "lts"
-    rows = (
-        f"{ev},\nub AS (\n{summary}r.events AS n FROM user_hourly r WHERE {stored}\n"
-        "  UNION ALL\n"
-        f"  SELECT ev.{column}, ev.name, l.num, CASE WHEN l.num IS NULL THEN ev.uid END, 1 "
-    )
-    return f"{rows}FROM ev LEFT JOIN (\n{_lookup(scope)}\n  ) AS l ON l.uid = ev.uid)"
+    if by is None:
+        return stored
+    # the rows of all names, or those of each name when filtered by it
+    return stored + (" AND r.name IS NOT NULL" if scope.filters else " AND r.name IS NULL")
 
 
 def cut_fits(hours: tuple[datetime, datetime], cut: datetime) -> bool:
@@ -183,23 +220,26 @@ def reduced(scope: Scope, hours: tuple[datetime, datetime], bucket: str) -> str:
     return f"{base_cte(scope, hours)},\nk AS (SELECT {bucket} AS b, name, n, u, x FROM base)"
 
 
-def base_cte(scope: Scope, hours: tuple[datetime, datetime]) -> str:
+def base_cte(scope: Scope, hours: tuple[datetime, datetime], *, by: str | None = None) -> str:
     """``base``: (lts, name, n, and the resolved user as ``distinct_sql`` counts it: ``u``
     its number up to the project's highest the engine knows (``Scope.user_range``), else
-    ``x``, a text key distinct from every other user's) for every event of the period."""
+    ``x``, a text key distinct from every other user's) for every event of the period; and
+    the column ``by`` as ``rows_cte`` reads it."""
     top = scope.user_range
-    sql = rows_cte(scope, hours)
+    sql = rows_cte(scope, hours, by=by)
     user, rows = "ub.u", "ub"
     if scope.identities:
         sql = f"{sql},\n{_identity_keys(scope)}"
         user, rows = "coalesce(ik.rk, ub.u)", "ub LEFT JOIN ik ON ik.pk = ub.u"
     users = f"{user} AS u, ub.rid AS x"
     if top:
+        # the raw id first: most rows have neither, and are then spared both concatenations
         users = (
-            f"CASE WHEN {user} <= {top} THEN {user} END AS u, CASE WHEN {user} > {top} "
-            f"THEN 'n' || CAST({user} AS VARCHAR) ELSE 'r' || ub.rid END AS x"
+            f"CASE WHEN {user} <= {top} THEN {user} END AS u, CASE WHEN ub.rid IS NOT NULL "
+            f"THEN 'r' || ub.rid WHEN {user} > {top} THEN 'n' || CAST({user} AS VARCHAR) END AS x"
         )
-    return f"{sql},\nbase AS (\n  SELECT ub.lts, ub.name, ub.n, {users} FROM {rows}\n)"
+    value = "" if by is None else f", ub.{by}"
+    return f"{sql},\nbase AS (\n  SELECT ub.lts, ub.name{value}, ub.n, {users} FROM {rows}\n)"
 
 
 def distinct_sql(scope: Scope, groups: int) -> str:

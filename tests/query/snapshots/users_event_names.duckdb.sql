@@ -18,7 +18,7 @@ ik AS (
   SELECT num AS pk, to_num AS rk FROM user_aliases WHERE project_id = ?
 ),
 base AS (
-  SELECT ub.lts, ub.name, ub.n, CASE WHEN coalesce(ik.rk, ub.u) <= 1000 THEN coalesce(ik.rk, ub.u) END AS u, CASE WHEN coalesce(ik.rk, ub.u) > 1000 THEN 'n' || CAST(coalesce(ik.rk, ub.u) AS VARCHAR) ELSE 'r' || ub.rid END AS x FROM ub LEFT JOIN ik ON ik.pk = ub.u
+  SELECT ub.lts, ub.name, ub.n, CASE WHEN coalesce(ik.rk, ub.u) <= 1000 THEN coalesce(ik.rk, ub.u) END AS u, CASE WHEN ub.rid IS NOT NULL THEN 'r' || ub.rid WHEN coalesce(ik.rk, ub.u) > 1000 THEN 'n' || CAST(coalesce(ik.rk, ub.u) AS VARCHAR) END AS x FROM ub LEFT JOIN ik ON ik.pk = ub.u
 ),
 t AS (
   SELECT name, (epoch_us(min(timestamp)) // 1000) AS first_seen, (epoch_us(max(timestamp)) // 1000) AS last_seen FROM events

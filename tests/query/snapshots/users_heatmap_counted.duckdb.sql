@@ -18,7 +18,7 @@ ik AS (
   SELECT num AS pk, to_num AS rk FROM user_aliases WHERE project_id = ?
 ),
 base AS (
-  SELECT ub.lts, ub.name, ub.n, CASE WHEN coalesce(ik.rk, ub.u) <= 1000000000 THEN coalesce(ik.rk, ub.u) END AS u, CASE WHEN coalesce(ik.rk, ub.u) > 1000000000 THEN 'n' || CAST(coalesce(ik.rk, ub.u) AS VARCHAR) ELSE 'r' || ub.rid END AS x FROM ub LEFT JOIN ik ON ik.pk = ub.u
+  SELECT ub.lts, ub.name, ub.n, CASE WHEN coalesce(ik.rk, ub.u) <= 1000000000 THEN coalesce(ik.rk, ub.u) END AS u, CASE WHEN ub.rid IS NOT NULL THEN 'r' || ub.rid WHEN coalesce(ik.rk, ub.u) > 1000000000 THEN 'n' || CAST(coalesce(ik.rk, ub.u) AS VARCHAR) END AS x FROM ub LEFT JOIN ik ON ik.pk = ub.u
 )
 SELECT ((isodow(lts) - 1) + 1) % 7 AS d, hour(lts) AS h, sum(n) AS events, count(DISTINCT u) + coalesce(list_unique(list(x) FILTER (WHERE x IS NOT NULL)), 0) AS users
 FROM base GROUP BY d, h ORDER BY d, h

@@ -18,6 +18,6 @@ ik AS (
   SELECT num AS pk, to_num AS rk FROM user_aliases WHERE project_id = ?
 ),
 base AS (
-  SELECT ub.lts, ub.name, ub.n, CASE WHEN coalesce(ik.rk, ub.u) <= 1000 THEN coalesce(ik.rk, ub.u) END AS u, CASE WHEN coalesce(ik.rk, ub.u) > 1000 THEN 'n' || CAST(coalesce(ik.rk, ub.u) AS VARCHAR) ELSE 'r' || ub.rid END AS x FROM ub LEFT JOIN ik ON ik.pk = ub.u
+  SELECT ub.lts, ub.name, ub.n, CASE WHEN coalesce(ik.rk, ub.u) <= 1000 THEN coalesce(ik.rk, ub.u) END AS u, CASE WHEN ub.rid IS NOT NULL THEN 'r' || ub.rid WHEN coalesce(ik.rk, ub.u) > 1000 THEN 'n' || CAST(coalesce(ik.rk, ub.u) AS VARCHAR) END AS x FROM ub LEFT JOIN ik ON ik.pk = ub.u
 )
 SELECT g0, strftime(t1, '%Y-%m-%dT%H:00') AS g1, m0, m1 FROM (SELECT name AS g0, date_trunc('hour', lts) AS t1, coalesce(bit_count(bitstring_agg(u, 1, 1000)), 0) + coalesce(list_unique(list(x) FILTER (WHERE x IS NOT NULL)), 0) AS m0, coalesce(sum(n), 0) AS m1 FROM base GROUP BY g0, t1 ORDER BY t1 ASC, g0, t1 LIMIT 101) AS q ORDER BY g1 ASC, g0, g1

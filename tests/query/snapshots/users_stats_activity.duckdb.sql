@@ -18,7 +18,7 @@ ik AS (
   SELECT num AS pk, to_num AS rk FROM user_aliases WHERE project_id = ?
 ),
 base AS (
-  SELECT ub.lts, ub.name, ub.n, CASE WHEN coalesce(ik.rk, ub.u) <= 1000 THEN coalesce(ik.rk, ub.u) END AS u, CASE WHEN coalesce(ik.rk, ub.u) > 1000 THEN 'n' || CAST(coalesce(ik.rk, ub.u) AS VARCHAR) ELSE 'r' || ub.rid END AS x FROM ub LEFT JOIN ik ON ik.pk = ub.u
+  SELECT ub.lts, ub.name, ub.n, CASE WHEN coalesce(ik.rk, ub.u) <= 1000 THEN coalesce(ik.rk, ub.u) END AS u, CASE WHEN ub.rid IS NOT NULL THEN 'r' || ub.rid WHEN coalesce(ik.rk, ub.u) > 1000 THEN 'n' || CAST(coalesce(ik.rk, ub.u) AS VARCHAR) END AS x FROM ub LEFT JOIN ik ON ik.pk = ub.u
 ),
 k AS (SELECT date_trunc('day', lts) AS b, name, n, u, x FROM base)
 SELECT 0 AS part, NULL AS bucket, NULL AS name, coalesce(bit_count(bitstring_agg(u, 1, 1000)), 0) + coalesce(list_unique(list(x) FILTER (WHERE x IS NOT NULL)), 0) AS users, sum(n) AS n FROM k

@@ -16,7 +16,8 @@ failed MCP calls, for exactly the events whose ``received_at`` is before the wat
 
 Distinct users are not here: they do not add up across hours. ``user_hourly``
 (``users.py``) keeps the events per hour, event and numbered user instead, behind its own
-watermark, filled in the same four places as the other summaries; so are the property keys
+watermark, filled in the same four places as the other summaries, and ``dim_hourly``
+(``dims.py``) the same per path, for breakdowns by it; so are the property keys
 per hour and the materialized keys' values (``properties.py``), and ``user_first``
 (``first_seen.py``), each user's first event.
 
@@ -46,7 +47,7 @@ from typing import Any
 import duckdb
 
 from agentlytics.model.event import MCP_CALL, PAGE_VIEW, PASSIVE_EVENTS, Event
-from agentlytics.storage.duckdb import activity, first_seen, properties, users
+from agentlytics.storage.duckdb import activity, dims, first_seen, properties, users
 
 #: the events columns counted one by one (their values are the rollup's ``value``)
 DIMENSIONS: tuple[str, ...] = (
@@ -254,6 +255,7 @@ SUMMARIES: tuple[tuple[str, str], ...] = (
     (TOTALS, "hour"),
     (activity.TABLE, "day"),
     (users.TABLE, "hour"),
+    (dims.TABLE, "hour"),
     (properties.KEYS, "hour"),
     (properties.VALUES, "hour"),
 )
@@ -277,7 +279,7 @@ def count_late(
     ``append(table, rows)`` appends rows to a table."""
     append(STATE, rows_for(late))
     append(activity.TABLE, activity.rows_for(late))
-    users.count_late(con, late)
+    users.count_late(con, late, [dims.late_statement(late)])
     properties.count_late(con, late)
     first_seen.count_late(con, late)
     frags = session_rows_for(late)
@@ -293,7 +295,7 @@ def count_bulk(con: duckdb.DuckDBPyConnection, source: str, mark: datetime) -> N
     con.execute(aggregate_sql(source, where), [mark] * (len(DIMENSIONS) + 1))
     add_sessions(con, source, where, [mark])
     activity.bulk(con, source, mark)
-    users.bulk(con, source, mark)
+    users.bulk(con, source, mark, [dims.aggregate_sql])
     properties.bulk(con, source, mark)
     first_seen.bulk(con, source, mark)
 
@@ -328,6 +330,9 @@ def catch_up_summaries(con: duckdb.DuckDBPyConnection, until: datetime) -> None:
     def hours(where: str, params: list[Any]) -> None:
         users.fill(con, "events", where, params)
 
+    def paths(where: str, params: list[Any]) -> None:
+        users.fill(con, "events", where, params, [dims.aggregate_sql])
+
     def firsts(where: str, params: list[Any]) -> None:
         first_seen.merge(con, first_seen.events_sql("events", where), params)
 
@@ -337,6 +342,10 @@ def catch_up_summaries(con: duckdb.DuckDBPyConnection, until: datetime) -> None:
     _catch_up(con, SESSIONS, "session fragments", sessions, until)
     _catch_up(con, activity.STATE, "user activity", days, until)
     _catch_up(con, users.STATE, "hourly users", hours, until)
+    if dims.stale(con):
+        log.warning("building the users per path anew (a new definition)")
+        dims.reset(con)
+    _catch_up(con, dims.STATE, "users per path", paths, until)
     _catch_up(
         con, properties.STATE, "property keys", partial(properties.build, con, "events"), until
     )
@@ -405,10 +414,11 @@ def advance(con: duckdb.DuckDBPyConnection, until: datetime, current: datetime) 
             con.execute(aggregate_sql("events", where), [current, high] * (len(DIMENSIONS) + 1))
             add_sessions(con, "events", where, [current, high])
         con.execute(
-            "UPDATE rollup_state SET watermark = ? WHERE name IN (?, ?)", [high, STATE, SESSIONS]
+            "UPDATE rollup_state SET watermark = ? WHERE name IN (?, ?, ?)",
+            [high, STATE, SESSIONS, dims.STATE],
         )
         activity.advance(con, current, high)
-        users.advance(con, current, high)
+        users.advance(con, current, high, [dims.aggregate_sql])
         properties.advance(con, current, high)
         first_seen.advance(con, current, high)
         con.execute("COMMIT")

@@ -248,6 +248,21 @@ MIGRATIONS: list[str] = [
         sum((epoch_us(t1) // 1000) - (epoch_us(t0) // 1000)), sum(events), sum(pageviews)
     FROM session_hourly WHERE whole GROUP BY project_id, hour;
     """,
+    # 12: events per UTC hour x event name (NULL: all) x path x numbered user, for breakdowns
+    #     by path (storage/duckdb/dims.py), behind its own watermark; built at start-up, and
+    #     rebuilt when its definition's hash is not the one in ``summary_definitions``
+    """
+    CREATE TABLE dim_hourly (
+        project_id VARCHAR NOT NULL,
+        hour TIMESTAMP NOT NULL,
+        name VARCHAR,
+        path VARCHAR NOT NULL,
+        num UINTEGER,
+        events BIGINT NOT NULL
+    );
+    CREATE TABLE summary_definitions (name VARCHAR PRIMARY KEY, hash VARCHAR NOT NULL);
+    INSERT INTO rollup_state VALUES ('dim_hourly', TIMESTAMP '1970-01-01 00:00:00');
+    """,
 ]
 
 

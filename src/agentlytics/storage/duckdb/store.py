@@ -43,7 +43,7 @@ import pyarrow as pa
 from agentlytics.model.event import BotHit, Event, Identity
 from agentlytics.storage.arrow import event_of, rows_table
 from agentlytics.storage.dedupe import RecentIds, id_key
-from agentlytics.storage.duckdb import frames, properties, rollup, users
+from agentlytics.storage.duckdb import dims, frames, properties, rollup, users
 from agentlytics.storage.duckdb.frames import Row
 from agentlytics.storage.duckdb.retention import Retention
 from agentlytics.storage.duckdb.schema import migrate
@@ -120,6 +120,8 @@ class DuckDBEventStore:
         self.activity_days = rollups
         #: whether user counts may read the hourly users (``users.py``)
         self.user_hours = rollups
+        #: the events columns whose users per hour breakdowns may read (``dims.py``)
+        self.dim_columns = frozenset(dims.COLUMNS) if rollups else frozenset()
         #: whether property reads may read the property summaries (``properties.py``); the
         #: keys whose values they keep are ``materialized``
         self.property_summaries = rollups

@@ -33,7 +33,7 @@ cheaper than hashing ~300k keys per group.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -50,6 +50,8 @@ STATE = TABLE
 PROBE = ("agentlytics", "user key")
 _EPOCH = datetime(1970, 1, 1)
 _UID = "coalesce(user_id, anonymous_id)"
+#: another summary by user number: ``(source, where)`` -> its ``INSERT`` of those rows
+Aggregate = Callable[[str, str], str]
 
 
 def found_sql(ids: str, project: str) -> str:
@@ -119,18 +121,31 @@ def aggregate_sql(source: str, where: str) -> str:
     )
 
 
-def fill(con: duckdb.DuckDBPyConnection, source: str, where: str, params: list[Any]) -> None:
+def fill(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    where: str,
+    params: list[Any],
+    aggregates: Sequence[Aggregate] = (aggregate_sql,),
+) -> None:
     """Inside a transaction: number the users of the rows of ``source`` matching ``where``,
-    then ``INSERT`` their counts."""
+    then ``INSERT`` their rows into each summary by user number of ``aggregates`` (this
+    module's ``aggregate_sql``, ``dims.aggregate_sql``)."""
     ids = f"SELECT project_id, {_UID} AS uid, received_at AS seen FROM {source} WHERE {where}"
     _stage(con, ids, params)
-    con.execute(aggregate_sql(source, where), params)
+    for build in aggregates:
+        con.execute(build(source, where), params)
     _unstage(con)
 
 
-def count_late(con: duckdb.DuckDBPyConnection, events: Sequence[Event]) -> None:
+def count_late(
+    con: duckdb.DuckDBPyConnection,
+    events: Sequence[Event],
+    more: Sequence[tuple[str, list[Any]]] = (),
+) -> None:
     """Inside the commit that stores ``events`` (received before the watermark): their rows,
-    counted here, their users numbered by the engine."""
+    counted here, their users numbered by the engine; then ``more`` (statements and their
+    parameters, reading the numbers from ``_user_nums``)."""
     counts: dict[tuple[str, datetime, str, str | None], int] = {}
     for e in events:
         hour = _EPOCH + timedelta(hours=e.timestamp // 3_600_000)
@@ -152,20 +167,34 @@ def count_late(con: duckdb.DuckDBPyConnection, events: Sequence[Event]) -> None:
         "LEFT JOIN _user_nums d ON d.project_id = r.project_id AND d.uid = r.uid",
         params,
     )
+    for sql, args in more:
+        con.execute(sql, args)
     _unstage(con)
 
 
-def advance(con: duckdb.DuckDBPyConnection, low: datetime, high: datetime) -> None:
+def advance(
+    con: duckdb.DuckDBPyConnection,
+    low: datetime,
+    high: datetime,
+    more: Sequence[Aggregate] = (),
+) -> None:
     """Inside the rollup's transaction that moves its watermark from ``low`` to ``high``:
-    the rows of the events received in between, and the same watermark."""
-    fill(con, "events", "received_at >= ? AND received_at < ?", [low, high])
+    the rows of the events received in between (and those of the summaries ``more``, as
+    ``fill``), and the same watermark."""
+    where = "received_at >= ? AND received_at < ?"
+    fill(con, "events", where, [low, high], (aggregate_sql, *more))
     con.execute("UPDATE rollup_state SET watermark = ? WHERE name = ?", [high, STATE])
 
 
-def bulk(con: duckdb.DuckDBPyConnection, source: str, mark: datetime) -> None:
+def bulk(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    mark: datetime,
+    more: Sequence[Aggregate] = (),
+) -> None:
     """Inside a bulk load's transaction: the rows of the loaded events received before the
-    watermark ``mark`` (the writer never reads them again)."""
-    fill(con, source, "received_at < ?", [mark])
+    watermark ``mark`` (the writer never reads them again; ``more`` as ``fill``)."""
+    fill(con, source, "received_at < ?", [mark], (aggregate_sql, *more))
 
 
 def _alias(con: duckdb.DuckDBPyConnection, pairs: str, params: list[Any]) -> None:
