@@ -1,5 +1,5 @@
-"""``agentlytics serve``'s HTTP protocol (``cli/protocol.py``): what is written in one turn
-of the event loop leaves in one send, and answers stay whole and in order."""
+"""``agentlytics serve``'s HTTP protocol (``cli/protocol.py``): a write leaves with the next one
+or at the end of the event loop's turn, so an answer is one send; answers stay whole and in order."""
 
 from __future__ import annotations
 
@@ -26,20 +26,23 @@ class _Recorded(asyncio.Transport):
         self.closed = True
 
 
-def test_writes_in_one_turn_of_the_loop_leave_in_one_send() -> None:
+def test_a_write_leaves_with_the_next_one_or_at_the_end_of_the_turn() -> None:
     async def run() -> _Recorded:
         inner = _Recorded()
         transport = OneSendTransport(inner, asyncio.get_running_loop())
         transport.write(b"HTTP/1.1 202 Accepted\r\n\r\n")
+        assert inner.sends == [], "held back"
         transport.write(b"{}")
-        assert inner.sends == [], "nothing sent before the turn ends"
+        assert inner.sends == [b"HTTP/1.1 202 Accepted\r\n\r\n{}"], "sent with the next"
+        transport.write(b"a chunk")
         await asyncio.sleep(0)
-        transport.writelines([b"second", b" answer"])
-        transport.close()  # sends what is pending first
+        assert inner.sends[1:] == [b"a chunk"], "or at the end of the turn"
+        transport.writelines([b"last", b" one"])
+        transport.close()  # sends what is held first
         return inner
 
     inner = asyncio.run(run())
-    assert inner.sends == [b"HTTP/1.1 202 Accepted\r\n\r\n{}", b"second answer"]
+    assert inner.sends[2:] == [b"last one"]
     assert inner.closed
 
 

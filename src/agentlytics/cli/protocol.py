@@ -2,10 +2,9 @@
 
 uvicorn writes an answer's status line and headers, then its body, each straight to the
 socket: two sends, and on loopback two wake-ups of the client. ``OneSendProtocol`` gives
-uvicorn's httptools protocol a transport that gathers what is written in one turn of the
-event loop and sends it at the end of that turn, so an answer leaves in one send. Measured on
-``bench.ingest`` (``docs/performance.md``, ingest, sixth round): about 10% less server CPU per
-single event.
+uvicorn's httptools protocol a transport that holds a write back until the next one (then
+sends both at once) or the end of the event loop's turn, so an answer leaves in one send,
+and no later than it did.
 """
 
 from __future__ import annotations
@@ -17,28 +16,33 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 
 class OneSendTransport:
-    """A transport whose writes in one turn of the event loop leave in one send."""
+    """A transport that sends a write together with the next one, or at the end of the
+    event loop's turn."""
 
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         self._transport = transport
         self._loop = loop
-        self._pending: list[bytes] = []
+        self._held: bytes | None = None
 
     def write(self, data: bytes) -> None:
-        if not self._pending:
+        held = self._held
+        if held is None:
+            self._held = bytes(data)
             self._loop.call_soon(self.flush)
-        self._pending.append(data)
+        else:
+            self._held = None
+            self._transport.write(held + data)
 
     def writelines(self, data: Any) -> None:
         for chunk in data:
             self.write(chunk)
 
     def flush(self) -> None:
-        """Send what was written since the last send."""
-        if self._pending:
-            data = b"".join(self._pending)
-            self._pending.clear()
-            self._transport.write(data)
+        """Send the write held back, if any."""
+        held = self._held
+        if held is not None:
+            self._held = None
+            self._transport.write(held)
 
     def close(self) -> None:
         self.flush()
