@@ -17,6 +17,7 @@ import pytest
 import uvicorn
 
 from agentlytics.app import Services, build_services, create_app
+from agentlytics.cli.protocol import OneSendProtocol
 from agentlytics.settings import load_settings
 from tests.storage import backends
 
@@ -59,7 +60,12 @@ def start_server(data_dir: Path, **overrides: Any) -> tuple[RunningServer, Calla
     services = build_services(settings)
     port = free_port()
     config = uvicorn.Config(
-        create_app(services), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+        create_app(services),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        http=OneSendProtocol,  # as ``agentlytics serve``
     )
     server = _ThreadServer(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -4,28 +4,38 @@ from __future__ import annotations
 
 import os
 import signal
+import struct
 import subprocess
 import sys
 import time
 import uuid
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import duckdb
 import httpx
 import msgspec
+import pytest
 
 from agentlytics.model.event import Event
-from agentlytics.storage.journal import Journal
+from agentlytics.storage.journal import HEADER_SIZE, Journal
 from tests.conftest import OWNER_KEY, free_port
 
 
-def start(data_dir: Path, port: int, **settings: str) -> subprocess.Popen[bytes]:
+def start(
+    data_dir: Path, port: int, lap_bytes: int | None = None, **settings: str
+) -> subprocess.Popen[bytes]:
+    """``agentlytics serve`` in a process of its own; ``lap_bytes``: its journal's laps
+    this long (``storage/journal.LAP_BYTES``), so that a test goes round them."""
     env = {**os.environ, "AGENTLYTICS_API_KEY": OWNER_KEY, **settings}
+    laps = f"journal.LAP_BYTES = {lap_bytes}; " if lap_bytes else ""
     proc = subprocess.Popen(
         [
             sys.executable,
-            "-m",
-            "agentlytics",
+            "-c",
+            f"from agentlytics.storage import journal; {laps}"
+            "import sys; from agentlytics.cli import main; sys.argv[0] = 'agentlytics'; main()",
             "serve",
             "--data-dir",
             str(data_dir),
@@ -142,7 +152,11 @@ def test_events_still_in_the_journal_survive_sigkill_and_a_torn_frame(tmp_path: 
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.communicate()
-    with open(journal, "ab") as f:  # what a write cut short by the kill leaves behind
+    j = Journal(journal)
+    *_, ((_, end), _) = j.frames(j.start, HEADER_SIZE)
+    j.close()
+    with open(journal, "r+b") as f:  # what a write cut short by the kill leaves behind
+        f.seek(end)
         f.write(b"\x40\x00\x00\x00\x01\x02\x03\x04partial")
     proc = start(tmp_path, port)
     try:
@@ -154,7 +168,7 @@ def test_events_still_in_the_journal_survive_sigkill_and_a_torn_frame(tmp_path: 
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=30)
     assert proc.returncode in (0, -signal.SIGTERM), out.decode()
-    assert "unfinished frame" in out.decode(), "the torn frame is reported"
+    assert "cut short" in out.decode(), "the torn frame is reported"
     assert journal.stat().st_size <= 64, "a clean stop leaves the journal empty"
 
 
@@ -173,13 +187,21 @@ def test_a_read_right_after_the_acknowledgement_sees_the_event(tmp_path: Path) -
         proc.communicate(timeout=30)
 
 
-def test_sigkill_while_the_journal_is_being_applied_loses_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("lap_bytes", [None, 40_000], ids=["one lap", "many laps"])
+def test_sigkill_while_the_journal_is_being_applied_loses_nothing(
+    tmp_path: Path, lap_bytes: int | None
+) -> None:
     """The journal is applied to DuckDB in a thread of its own while the writer goes on
     acknowledging: a kill in the middle of an apply (every 10 ms here) loses no
-    acknowledged event and stores none twice."""
+    acknowledged event and stores none twice, also with the journal going round laps of
+    40 KB (new frames over applied ones)."""
     port = free_port()
     proc = start(
-        tmp_path, port, AGENTLYTICS_JOURNAL_APPLY_MS="10", AGENTLYTICS_INGEST_RATE_LIMIT="0"
+        tmp_path,
+        port,
+        lap_bytes,
+        AGENTLYTICS_JOURNAL_APPLY_MS="10",
+        AGENTLYTICS_INGEST_RATE_LIMIT="0",
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -204,6 +226,10 @@ def test_sigkill_while_the_journal_is_being_applied_loses_nothing(tmp_path: Path
         proc.send_signal(signal.SIGKILL)
         proc.communicate()
     assert acked >= 1000
+    if lap_bytes:
+        with duckdb.connect(str(tmp_path / "events.duckdb"), read_only=True) as con:
+            [(lap,)] = con.execute("SELECT generation FROM journal_state").fetchall()
+        assert lap >= 3, "the journal went round laps (1: the first, after the start-up)"
     proc = start(tmp_path, port)
     try:
         assert usage(port, p["id"]) == acked
@@ -213,9 +239,10 @@ def test_sigkill_while_the_journal_is_being_applied_loses_nothing(tmp_path: Path
     assert proc.returncode in (0, -signal.SIGTERM), out.decode()
 
 
-def test_a_journal_of_the_previous_frame_format_is_applied_at_start(tmp_path: Path) -> None:
-    """Frames of ``Event``s (before the journal held rows) left by a crash of an older
-    version are still applied after an upgrade."""
+def test_a_journal_of_the_previous_formats_is_applied_at_start(tmp_path: Path) -> None:
+    """A journal of format 1 (no laps) holding frames of ``Event``s (before the journal held
+    rows), left by a crash of an older release, is still applied after an upgrade; a clean
+    stop leaves an empty journal of format 1, which older releases read too."""
     port = free_port()
     proc = start(tmp_path, port)
     base = f"http://127.0.0.1:{port}"
@@ -224,14 +251,16 @@ def test_a_journal_of_the_previous_frame_format_is_applied_at_start(tmp_path: Pa
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)
+    journal = tmp_path / "events.duckdb.journal"
+    header = journal.read_bytes()
+    assert len(header) == HEADER_SIZE and struct.unpack("<4sH", header[:6]) == (b"AGLJ", 1)
     now = int(time.time() * 1000)
     events = [
         Event(project_id=p["id"], event_id=f"old-{i}", name="e", timestamp=now, received_at=now)
         for i in range(3)
     ]
-    journal = Journal(tmp_path / "events.duckdb.journal")
-    journal.append(msgspec.msgpack.encode((events, [])))
-    journal.close()
+    frame = msgspec.msgpack.encode((events, []))
+    journal.write_bytes(header + struct.pack("<II", len(frame), zlib.crc32(frame)) + frame)
     proc = start(tmp_path, port)
     try:
         assert usage(port, p["id"]) == 3

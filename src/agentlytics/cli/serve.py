@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 
 from agentlytics.app import build_services, create_app
 from agentlytics.cli.options import Config, DataDir, console, settings_from
+from agentlytics.cli.protocol import OneSendProtocol
 from agentlytics.errors import AgentlyticsError
 from agentlytics.settings import (
     ENV_PREFIX,
@@ -91,6 +92,7 @@ def serve(
         "access_log": False,
         "proxy_headers": settings.trust_proxy_headers,
         "timeout_graceful_shutdown": 10,
+        "http": OneSendProtocol,
     }
     if settings.workers == 1:
         app = create_app(services)

@@ -20,14 +20,10 @@ from agentlytics.ingest.bots import classify_bot
 from agentlytics.ingest.draft import RequestContext
 from agentlytics.ingest.formats.native import MCP_FIELDS, NativeEvent
 from agentlytics.ingest.pipeline import (
-    MAX_EVENT_ID,
-    MAX_ID,
-    MAX_NAME,
     Ingestor,
     Invalid,
     checked_name,
     checked_properties,
-    checked_text,
     clip,
     environment,
     mcp_values,
@@ -124,9 +120,9 @@ def _row(e: NativeEvent, shared: _Shared) -> tuple[tuple[Any, ...], dict[str, An
 
     The event decoded typed (``NativeEvent``), the common cases take no call: a check
     that fails calls the step's own helper, which raises with its message."""
-    name = e.event
+    name = e.event  # at most MAX_NAME long, as the ids theirs (``NativeEvent``)
     stripped = name.strip()
-    if not stripped or len(name) > MAX_NAME:
+    if not stripped:
         checked_name(name)
     props = e.properties
     if props is None:
@@ -136,14 +132,6 @@ def _row(e: NativeEvent, shared: _Shared) -> tuple[tuple[Any, ...], dict[str, An
     received_at = shared.received_at
     timestamp = received_at if e.timestamp is None else parse_timestamp(e.timestamp, received_at)
     event_id, user_id, anonymous_id, session_id = e.id, e.user_id, e.anonymous_id, e.session_id
-    for value, field_name, limit in (
-        (event_id, "id", MAX_EVENT_ID),
-        (user_id, "user_id", MAX_ID),
-        (anonymous_id, "anonymous_id", MAX_ID),
-        (session_id, "session_id", MAX_ID),
-    ):
-        if value is not None and len(value) > limit:
-            checked_text(value, field_name, limit)
     email = None if e.user_email is None else clip(e.user_email, 200)
     user_name = None if e.user_name is None else clip(e.user_name, 200)
     text = properties_text(props, shared.max_properties_bytes)

@@ -29,7 +29,7 @@ from typing import Any
 from msgspec.structs import astuple
 
 from agentlytics.model.event import BotHit, Event, Identity
-from agentlytics.storage.dedupe import RecentIds, id_key
+from agentlytics.storage.dedupe import RecentIds, id_key, row_keys
 
 log = logging.getLogger(__name__)
 
@@ -111,23 +111,21 @@ def new_rows(
     group: Sequence[Write], seen: RecentIds
 ) -> tuple[list[list[bool]], list[tuple[Any, ...]], list[int]]:
     """``mark_new`` for a store that keeps events as rows: each write's flags, the rows to
-    store (a write's events made rows), and the keys added to ``seen``. The loop is
-    ``mark_new``'s, written out: one shared loop with a key function and candidate tuples
-    cost ~0.8 µs more per row (~4% of a batched event's CPU)."""
+    store (a write's events made rows), and the keys added to ``seen``. Each write's keys
+    go to ``seen`` at once (``RecentIds.add_all``): per row, the calls cost ~0.2 µs more."""
     results: list[list[bool]] = []
     fresh: list[tuple[Any, ...]] = []
     added: list[int] = []
-    add = seen.add
     for write in group:
         rows = write.rows or [astuple(e) for e in write.events]
-        flags: list[bool] = []
-        for row in rows:
-            key = id_key(row[0], row[1])  # project_id, event_id
-            new = add(key)
-            if new:
-                fresh.append(row)
-                added.append(key)
-            flags.append(new)
+        keys = row_keys(rows)
+        flags = seen.add_all(keys)
+        if all(flags):  # the common case: no duplicate
+            fresh += rows
+            added += keys
+        else:
+            fresh += [row for row, new in zip(rows, flags, strict=True) if new]
+            added += [key for key, new in zip(keys, flags, strict=True) if new]
         results.append(flags)
     return results, fresh, added
 

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
-from msgspec import UNSET, UnsetType
+from msgspec import UNSET, Meta, UnsetType
 
 from agentlytics.ingest.draft import Draft
+from agentlytics.ingest.pipeline import MAX_EVENT_ID, MAX_ID, MAX_NAME
 
 MCP_FIELDS = (
     "mcp_session_id",
@@ -57,18 +58,20 @@ class NativeEvent(msgspec.Struct, gc=False):
     reference cycle can go through it.
 
     The types are those of a well-formed event: a body with anything else (an event that is
-    not an object, a number where an id goes, …) does not decode, and goes through
-    ``draft`` and the per-event pipeline instead, which answers each event on its own.
+    not an object, a number where an id goes, a name or an id longer than the pipeline
+    allows, …) does not decode, and goes through ``draft`` and the per-event pipeline
+    instead, which answers each event on its own. (The lengths checked in the decoder cost
+    nothing per event; checked afterwards in Python, ~0.3 µs.)
     Unknown keys are ignored there as here. An MCP field missing is ``UNSET`` (present,
     even as null, it makes the event an MCP call, as in ``draft``)."""
 
-    event: str
+    event: Annotated[str, Meta(max_length=MAX_NAME)]
     properties: dict[str, Any] | None = None
     timestamp: int | float | str | None = None
-    id: str | None = None
-    user_id: str | None = None
-    anonymous_id: str | None = None
-    session_id: str | None = None
+    id: Annotated[str, Meta(max_length=MAX_EVENT_ID)] | None = None
+    user_id: Annotated[str, Meta(max_length=MAX_ID)] | None = None
+    anonymous_id: Annotated[str, Meta(max_length=MAX_ID)] | None = None
+    session_id: Annotated[str, Meta(max_length=MAX_ID)] | None = None
     user_email: Any = None
     user_name: Any = None
     page_origin: str | None = None

@@ -47,7 +47,7 @@ from agentlytics.storage.duckdb import dims, frames, properties, rollup, users
 from agentlytics.storage.duckdb.frames import Row
 from agentlytics.storage.duckdb.retention import Retention
 from agentlytics.storage.duckdb.schema import migrate
-from agentlytics.storage.journal import HEADER_SIZE, Journal
+from agentlytics.storage.journal import HEADER_SIZE, Journal, JournalFull, Position
 from agentlytics.storage.ports import Rows
 from agentlytics.storage.writer import GroupWriter, Outcome, Write, new_rows
 
@@ -60,9 +60,6 @@ APPLY_ROWS = 20_000
 MAX_PENDING = 4 * APPLY_ROWS
 #: from this many rows on, an apply inserts them as an Arrow table (``_insert_arrow``)
 ARROW_ROWS = 256
-#: once applied, a journal larger than this starts a new generation (an empty file)
-ROTATE_BYTES = 64 << 20
-_ALL = 1 << 62  # a journal offset past any frame
 #: DuckDB checkpoints its WAL into the file once the WAL is this large. Each checkpoint
 #: recompresses the table's unfinished row group, so at DuckDB's default (16 MB, one
 #: checkpoint per ~40,000 events) ingest spent more CPU checkpointing than inserting; at
@@ -283,11 +280,19 @@ class DuckDBEventStore:
                 # rare (one per /identify): straight to DuckDB, with what is pending, so
                 # queries resolve the new identity at once
                 self._write(
-                    self._pending + fresh, self._pending_bots + bots, identities, journal.end
+                    self._pending + fresh,
+                    self._pending_bots + bots,
+                    identities,
+                    (journal.generation, journal.end),
                 )
                 self._pending, self._pending_bots = [], []
             elif fresh or bots:
-                journal.append(frames.encode(fresh, bots))
+                frame = frames.encode(fresh, bots)
+                try:
+                    journal.append(frame)
+                except JournalFull:  # rare: the apply fell a whole lap behind
+                    self._apply_pending()
+                    journal.append(frame)
                 if not (self._pending or self._pending_bots):
                     self._pending_since = time.monotonic()
                 self._pending += fresh
@@ -319,10 +324,7 @@ class DuckDBEventStore:
             len(self._pending) >= APPLY_ROWS
             or time.monotonic() - self._pending_since >= self._apply_s
         ):
-            if journal.end > ROTATE_BYTES:
-                self._apply_pending()  # here, so that nothing is pending when it rotates
-            else:
-                self._start_apply()
+            self._start_apply()
 
     def _start_apply(self) -> None:
         """Hand what is pending to the apply thread (writer thread). DuckDB's insert runs
@@ -330,9 +332,12 @@ class DuckDBEventStore:
         groups: applied by the writer itself, every apply (~0.1 s for 20,000 events) held
         up every acknowledgement. The writer touches DuckDB only after ``_settle_apply``,
         so DuckDB still sees one writer."""
-        assert self._journal is not None
+        journal = self._journal
+        assert journal is not None
         rows, bots = self._pending, self._pending_bots
-        future = self._applier.submit(self._write, rows, bots, [], self._journal.end)
+        future = self._applier.submit(
+            self._write, rows, bots, [], (journal.generation, journal.end)
+        )
         # in this order: a read (``_sync``) must always find them pending or in flight
         self._applying = (future, rows, bots)
         self._pending, self._pending_bots = [], []
@@ -359,55 +364,58 @@ class DuckDBEventStore:
         if journal is None or not (self._pending or self._pending_bots):
             return
         try:
-            self._write(self._pending, self._pending_bots, [], journal.end)
+            self._write(self._pending, self._pending_bots, [], (journal.generation, journal.end))
         except Exception:
             log.exception("applying the ingest journal failed; retrying in %.1f s", self._apply_s)
             self._pending_since = time.monotonic()
             return
         self._pending, self._pending_bots = [], []
-        if journal.end > ROTATE_BYTES:
-            self._rotate()
 
-    def _rotate(self) -> None:
-        """Start a new, empty journal generation (every frame is applied)."""
-        assert self._journal is not None
-        generation = self._journal.generation + 1
-        # recorded first: a crash before the reset leaves an older generation on disk,
+    def _rotate(self, version: int = 2) -> None:
+        """Start a new, empty journal at the next lap (every frame is applied); ``version``
+        1 for a clean stop, so that older releases open the journal too."""
+        journal = self._journal
+        assert journal is not None
+        generation = journal.generation + 1
+        # recorded first: a crash before the reset leaves frames of earlier laps on disk,
         # which the next start recognises as applied
         self._con.execute(
             "UPDATE journal_state SET generation = ?, applied = ?", [generation, HEADER_SIZE]
         )
-        self._journal.reset(generation)
+        journal.reset(generation, version)
 
     def _recover(self) -> None:
         """At start-up: apply the frames acknowledged but not applied before the last stop,
-        then start a new generation."""
+        then start a new, empty lap."""
         journal = self._journal
         assert journal is not None
         con = self._con
         [(generation, applied)] = con.execute(
             "SELECT generation, applied FROM journal_state"
         ).fetchall()
-        if journal.generation < generation:
-            applied = _ALL  # an older generation: every frame of it is applied
-        elif journal.generation > generation:
+        if journal.start > generation:
             # the database is older than the journal (restored from a copy?): apply every
             # frame; ids already stored are skipped below
             log.warning("ingest journal is newer than the database; applying all of it")
-            applied = 0
+            generation, applied = journal.start, HEADER_SIZE
+        elif journal.version == 1 and journal.start < generation:
+            applied = None  # an older generation of format 1: every frame of it is applied
         rows: list[Row] = []
         bots: list[BotHit] = []
-        for _end, payload in journal.frames(applied):
-            frame_rows, frame_bots = frames.decode(payload)
-            rows += frame_rows
-            bots += frame_bots
+        if applied is not None:
+            for _end, payload in journal.frames(generation, applied):
+                frame_rows, frame_bots = frames.decode(payload)
+                rows += frame_rows
+                bots += frame_bots
         fresh = [r for r in rows if self._seen.add(id_key(r[0], r[1]))]
         if fresh or bots:
             log.warning(
                 "ingest journal: applying %d events acknowledged before the last stop",
                 len(fresh),
             )
-            self._write(fresh, bots, [], journal.end)
+            self._write(fresh, bots, [], (journal.generation, journal.end))
+        # past a frame of the next lap that a wrap cut short by the crash may have left
+        journal.generation = max(journal.generation + 1, generation)
         self._rotate()
 
     # -- DuckDB ---------------------------------------------------------------------------
@@ -417,9 +425,10 @@ class DuckDBEventStore:
         fresh: list[Row],
         bots: list[BotHit],
         identities: list[Identity],
-        applied: int | None = None,
+        applied: Position | None = None,
     ) -> None:
-        """Commit one group in one transaction; ``applied``: the journal offset it reaches.
+        """Commit one group in one transaction; ``applied``: the journal position it reaches
+        (recorded in the transaction, and handed to the journal once committed).
 
         With the journal, this is an apply: thousands of events at once, inserted as one
         Arrow table (``_insert_arrow``). Without it (``journal=False``, in-memory), each group
@@ -440,7 +449,7 @@ class DuckDBEventStore:
         con.execute("BEGIN")
         try:
             if applied is not None:
-                con.execute("UPDATE journal_state SET applied = ?", [applied])
+                con.execute("UPDATE journal_state SET generation = ?, applied = ?", list(applied))
             if fresh and applied is not None and len(fresh) >= ARROW_ROWS:
                 self._insert_arrow(fresh)
             elif fresh:
@@ -461,6 +470,8 @@ class DuckDBEventStore:
             with contextlib.suppress(duckdb.Error):
                 con.execute("ROLLBACK")
             raise
+        if applied is not None and self._journal is not None:
+            self._journal.applied = applied  # its frames up to there may be written over
 
     def _append(self, table: str, rows: Sequence[Sequence[Any]]) -> None:
         appender = self._appenders.get(table)
@@ -598,7 +609,7 @@ class DuckDBEventStore:
             if self._journal is not None:  # the writer has stopped: this thread may write
                 self._apply_pending()
                 if not (self._pending or self._pending_bots):
-                    self._rotate()
+                    self._rotate(version=1)
             self._con.execute("CHECKPOINT")
         finally:
             self._applier.shutdown()
