@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import duckdb
 
 from agentlytics.model.event import Event
+from agentlytics.storage.duckdb.lists import events_source
 
 TABLE = "dim_hourly"
 #: its watermark's row in ``rollup_state``
@@ -68,18 +69,8 @@ def aggregate_sql(source: str, where: str) -> str:
 def late_statement(events: Sequence[Event]) -> tuple[str, list[Any]]:
     """The ``aggregate_sql`` statement and its parameters for events passed as lists (late
     events: their users staged by ``users.count_late``)."""
-    columns: list[list[Any]] = [
-        [e.project_id for e in events],
-        [_EPOCH + timedelta(milliseconds=e.timestamp) for e in events],
-        [e.name for e in events],
-        [e.path for e in events],
-        [e.user_id for e in events],
-        [e.anonymous_id for e in events],
-    ]
-    source = (
-        "(SELECT unnest(?::VARCHAR[]) AS project_id, unnest(?::TIMESTAMP[]) AS timestamp, "
-        "unnest(?::VARCHAR[]) AS name, unnest(?::VARCHAR[]) AS path, "
-        "unnest(?::VARCHAR[]) AS user_id, unnest(?::VARCHAR[]) AS anonymous_id)"
+    source, columns = events_source(
+        events, ["project_id", "timestamp", "name", "path", "user_id", "anonymous_id"]
     )
     return aggregate_sql(source, "true"), columns
 

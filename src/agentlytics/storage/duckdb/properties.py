@@ -40,6 +40,7 @@ from typing import Any
 import duckdb
 
 from agentlytics.model.event import Event
+from agentlytics.storage.duckdb.lists import events_source
 
 log = logging.getLogger(__name__)
 
@@ -114,18 +115,8 @@ def count_late(con: duckdb.DuckDBPyConnection, events: Sequence[Event]) -> None:
     extracted by the engine exactly as for the others)."""
     if not events:
         return
-    columns: list[list[Any]] = [
-        [e.project_id for e in events],
-        [_EPOCH + timedelta(milliseconds=e.timestamp) for e in events],
-        [e.name for e in events],
-        [e.user_id for e in events],
-        [e.anonymous_id for e in events],
-        [e.properties for e in events],
-    ]
-    source = (
-        "(SELECT unnest(?::VARCHAR[]) AS project_id, unnest(?::TIMESTAMP[]) AS timestamp, "
-        "unnest(?::VARCHAR[]) AS name, unnest(?::VARCHAR[]) AS user_id, "
-        "unnest(?::VARCHAR[]) AS anonymous_id, unnest(?::VARCHAR[]) AS properties)"
+    source, columns = events_source(
+        events, ["project_id", "timestamp", "name", "user_id", "anonymous_id", "properties"]
     )
     build(con, source, "true", columns)
 
