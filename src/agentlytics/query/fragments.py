@@ -78,6 +78,12 @@ def cut_fits(hours: tuple[datetime, datetime], cut: datetime) -> bool:
     return hours[0] <= _floor(cut) < hours[1]
 
 
+def cut_hour(cut: datetime | None) -> datetime | None:
+    """The hour a cut falls in, unless it is on the hour (or None): read from the events,
+    whose times place each one on its side."""
+    return _floor(cut) if cut is not None and cut != _floor(cut) else None
+
+
 def usable(scope: Scope) -> tuple[datetime, datetime] | None:
     """The whole hours the fragments can answer for, when they can answer this scope."""
     if not scope.session_fragments or scope.dialect.shift_local is None:
@@ -143,7 +149,7 @@ class Fragments:
         self.totals = totals
         self.cut = cut
         #: the hour the cut falls in, unless on the hour: read from the events
-        self.cut_hour = _floor(cut) if cut is not None and cut != _floor(cut) else None
+        self.cut_hour = cut_hour(cut)
         #: the side column every row carries with a cut
         self._side = ", p" if cut is not None else ""
         #: the column ``parts()`` rows are merged by

@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from agentlytics.model.event import PAGE_VIEW
+from agentlytics.query import fragments
 from agentlytics.query.build import _TIME_DIMENSIONS, Scope, group_keys, grouped
 from agentlytics.query.fragments import whole_hours
 from agentlytics.query.model import QuerySpec
@@ -85,9 +86,10 @@ def rows_cte(
     n: events) for every event of the period, from the summary for the whole hours and from
     the events (``ev``) for the rest.
 
-    With a ``cut`` (naive UTC, inside the whole hours: ``cut_fits``), ``lts`` is replaced by
-    ``p``: whether the row is at or after the cut. The hour the cut falls in is then read
-    from the events, whose times place each one on its side.
+    With a ``cut`` (naive UTC, inside the whole hours: ``fragments.cut_fits``), ``lts`` is
+    replaced by ``p``: whether the row is at or after the cut. The hour the cut falls in is
+    then read from the events, whose times place each one on its side
+    (``fragments.cut_hour``).
 
     ``by``: an events column kept per user in ``dim_hourly`` (``scope.dim_columns``): the
     rows carry it instead of a time (NULL ``lts``), only for events that have a value; read
@@ -106,9 +108,7 @@ def rows_cte(
             return "CAST(NULL AS TIMESTAMP) AS lts"
         return f"{col} >= {p(cut)} AS p" if cut is not None else f"{local(col)} AS lts"
 
-    cut_hour = None
-    if cut is not None and cut.minute + cut.second + cut.microsecond:
-        cut_hour = cut.replace(minute=0, second=0, microsecond=0)
+    cut_hour = fragments.cut_hour(cut)
 
     def events(low: datetime, high: datetime, late: bool = False) -> str:
         select = f"  SELECT {when('e.timestamp')}, e.name{value('e')}, {_RAW} AS uid "
@@ -175,11 +175,6 @@ def stored_where(
         return stored
     # the rows of all names, or those of each name when filtered by it
     return stored + (" AND r.name IS NOT NULL" if scope.filters else " AND r.name IS NULL")
-
-
-def cut_fits(hours: tuple[datetime, datetime], cut: datetime) -> bool:
-    """Whether ``rows_cte`` can split whole ``hours`` at ``cut``: its hour is one of them."""
-    return hours[0] <= cut.replace(minute=0, second=0, microsecond=0) < hours[1]
 
 
 def _lookup(scope: Scope) -> str:
@@ -292,7 +287,7 @@ def periods_sql(scope: Scope, cut: datetime) -> str | None:
     (``_resolved_users``)."""
     hours = usable(scope)
     top = scope.user_range
-    if hours is None or not cut_fits(hours, cut) or not fits(scope, 4):
+    if hours is None or not fragments.cut_fits(hours, cut) or not fits(scope, 4):
         return None
     # one pass over the rows (``ub`` is read once): per side its events, bitmap, numbers past
     # the bitmap's range and raw ids (both few, as lists: a distinct aggregate beside the
