@@ -123,6 +123,19 @@ class Journal:
             )
         self.generation, self.end = lap, at
 
+    def unapplied(self, lap: int, applied: int) -> Iterator[bytes]:
+        """At start-up, the payloads of the frames past the position a database recorded
+        (``lap``, ``applied``), as ``frames``: all of them when the database is older than
+        the journal (restored from a copy? its stored ids are skipped by the caller), none
+        of a format-1 journal of an earlier generation (every frame of it was applied)."""
+        if self.start > lap:
+            log.warning("ingest journal is newer than the database; applying all of it")
+            lap, applied = self.start, HEADER_SIZE
+        elif self.version == 1 and self.start < lap:
+            return
+        for _end, payload in self.frames(lap, applied):
+            yield payload
+
     def append(self, payload: bytes) -> Position:
         """Write one frame and sync it to disk; returns the position just past it.
 

@@ -42,7 +42,7 @@ import pyarrow as pa
 
 from agentlytics.model.event import BotHit, Event, Identity
 from agentlytics.storage.arrow import event_of, rows_table
-from agentlytics.storage.dedupe import RecentIds, id_key
+from agentlytics.storage.dedupe import RecentIds, id_key, row_keys
 from agentlytics.storage.duckdb import dims, frames, properties, rollup, users
 from agentlytics.storage.duckdb.frames import Row
 from agentlytics.storage.duckdb.retention import Retention
@@ -389,24 +389,15 @@ class DuckDBEventStore:
         then start a new, empty lap."""
         journal = self._journal
         assert journal is not None
-        con = self._con
-        [(generation, applied)] = con.execute(
+        [(generation, applied)] = self._con.execute(
             "SELECT generation, applied FROM journal_state"
         ).fetchall()
-        if journal.start > generation:
-            # the database is older than the journal (restored from a copy?): apply every
-            # frame; ids already stored are skipped below
-            log.warning("ingest journal is newer than the database; applying all of it")
-            generation, applied = journal.start, HEADER_SIZE
-        elif journal.version == 1 and journal.start < generation:
-            applied = None  # an older generation of format 1: every frame of it is applied
         rows: list[Row] = []
         bots: list[BotHit] = []
-        if applied is not None:
-            for _end, payload in journal.frames(generation, applied):
-                frame_rows, frame_bots = frames.decode(payload)
-                rows += frame_rows
-                bots += frame_bots
+        for payload in journal.unapplied(generation, applied):
+            frame_rows, frame_bots = frames.decode(payload)
+            rows += frame_rows
+            bots += frame_bots
         fresh = [r for r in rows if self._seen.add(id_key(r[0], r[1]))]
         if fresh or bots:
             log.warning(
@@ -560,8 +551,7 @@ class DuckDBEventStore:
                 [since, capacity],
             )
             while batch := cursor.fetchmany(50_000):
-                for project_id, event_id in reversed(batch):
-                    self._seen.add(id_key(project_id, event_id))
+                self._seen.add_all(row_keys(reversed(batch)))
         finally:
             cursor.close()
 
