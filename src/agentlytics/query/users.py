@@ -340,8 +340,12 @@ def _resolved_users(top: int, keys: list[str], source: str) -> str:
         f"ex AS (SELECT {cols('c')}, im.rk AS v FROM c JOIN im ON {bit('c.bits', 'im.pk')} = 1\n"
         f"  UNION SELECT {cols('h')}, coalesce(ik.rk, h.u) FROM "
         f"(SELECT {cols('c')}, unnest(c.hi) AS u FROM c) AS h LEFT JOIN ik ON ik.pk = h.u),\n"
-        f"xk AS (SELECT {cols('ex')}, count(*) AS k FROM ex JOIN c ON {same('c', 'ex')} "
-        f"WHERE coalesce({bit('c.cb', 'ex.v')}, 0) = 0 GROUP BY {cols('ex')}),\n"
+        # each row's candidates as one list, tested against its bitmap in a lambda: joined
+        # row by row, every candidate carried a copy of the bitmap (~125 KB at 1M users;
+        # /insights' users ~76 -> ~48 ms)
+        f"xk AS (SELECT {cols('c')}, len(list_filter(e.vs, lambda v: "
+        f"coalesce({bit('c.cb', 'v')}, 0) = 0)) AS k FROM c JOIN "
+        f"(SELECT {cols('ex')}, list(ex.v) AS vs FROM ex GROUP BY ALL) AS e ON {same('c', 'e')}),\n"
         f"counted AS (SELECT {cols('c')}, c.n, coalesce(bit_count(c.cb), 0) + coalesce(xk.k, 0) "
         f"+ coalesce(c.r, 0) AS users FROM c LEFT JOIN xk ON {same('c', 'xk')})\n"
     )

@@ -28,6 +28,6 @@ c AS (SELECT s.*, CASE WHEN a.ab IS NULL OR s.bits IS NULL THEN s.bits ELSE s.bi
 im AS (SELECT ik.* FROM ik, (SELECT bit_or(bits) AS bits FROM c) AS o WHERE CASE WHEN ik.pk <= 1000 THEN get_bit(o.bits, CAST(ik.pk AS INTEGER) - 1) END = 1),
 ex AS (SELECT c.part, c.b, c.name, im.rk AS v FROM c JOIN im ON CASE WHEN im.pk <= 1000 THEN get_bit(c.bits, CAST(im.pk AS INTEGER) - 1) END = 1
   UNION SELECT h.part, h.b, h.name, coalesce(ik.rk, h.u) FROM (SELECT c.part, c.b, c.name, unnest(c.hi) AS u FROM c) AS h LEFT JOIN ik ON ik.pk = h.u),
-xk AS (SELECT ex.part, ex.b, ex.name, count(*) AS k FROM ex JOIN c ON c.part IS NOT DISTINCT FROM ex.part AND c.b IS NOT DISTINCT FROM ex.b AND c.name IS NOT DISTINCT FROM ex.name WHERE coalesce(CASE WHEN ex.v <= 1000 THEN get_bit(c.cb, CAST(ex.v AS INTEGER) - 1) END, 0) = 0 GROUP BY ex.part, ex.b, ex.name),
+xk AS (SELECT c.part, c.b, c.name, len(list_filter(e.vs, lambda v: coalesce(CASE WHEN v <= 1000 THEN get_bit(c.cb, CAST(v AS INTEGER) - 1) END, 0) = 0)) AS k FROM c JOIN (SELECT ex.part, ex.b, ex.name, list(ex.v) AS vs FROM ex GROUP BY ALL) AS e ON c.part IS NOT DISTINCT FROM e.part AND c.b IS NOT DISTINCT FROM e.b AND c.name IS NOT DISTINCT FROM e.name),
 counted AS (SELECT c.part, c.b, c.name, c.n, coalesce(bit_count(c.cb), 0) + coalesce(xk.k, 0) + coalesce(c.r, 0) AS users FROM c LEFT JOIN xk ON c.part IS NOT DISTINCT FROM xk.part AND c.b IS NOT DISTINCT FROM xk.b AND c.name IS NOT DISTINCT FROM xk.name)
 SELECT part, strftime(b, '%Y-%m-%d') AS bucket, name, users, n FROM counted
