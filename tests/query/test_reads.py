@@ -121,7 +121,10 @@ def test_query_groups_filters_and_teaches_on_bad_input(
                 "filters": [{"field": "event", "op": "like", "value": 1}],
             },
         )
-        assert bad.status_code == 400
+        assert bad.status_code == 400 and bad.json()["error"] == "INVALID_FILTER_OP"
+        assert "not_contains" in bad.json()["message"]
+        schema = c.get("/query/schema").json()["$defs"]["Filter"]["properties"]["op"]
+        assert "contains" in schema["enum"]
         bad = c.post("/query", json={"project": shop["name"], "group_by": ["properties.a b"]})
         assert bad.json()["error"] == "INVALID_PROPERTY_KEY"
         assert c.get("/query/schema").json()["$defs"]["QuerySpec"]["properties"]["metrics"]

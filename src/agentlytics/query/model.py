@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -107,7 +107,9 @@ FILTER_FIELDS: dict[str, str] = {
 
 class Filter(msgspec.Struct, forbid_unknown_fields=True):
     field: str
-    op: FilterOp = "eq"
+    #: one of ``FILTER_OPS``; any text decodes, so that ``check_spec`` answers an unknown one
+    #: with INVALID_FILTER_OP and the valid choices (the schema still lists them)
+    op: Annotated[str, msgspec.Meta(extra_json_schema={"enum": list(FILTER_OPS)})] = "eq"
     value: str | int | float | bool | None = None
 
 
