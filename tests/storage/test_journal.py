@@ -3,6 +3,7 @@ or one left over from an earlier lap, ends a replay; a journal of format 1 is st
 
 from __future__ import annotations
 
+import logging
 import os
 import struct
 import zlib
@@ -162,3 +163,17 @@ def test_a_file_that_is_not_a_journal_is_refused(tmp_path: Path) -> None:
     path.write_bytes(b"not a journal at all, clearly")
     with pytest.raises(JournalError, match="not an agentlytics ingest journal"):
         Journal(path)
+
+
+def test_a_new_data_dir_starts_and_restarts_without_warnings(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Nothing to replay and nothing to rebuild in a new data dir: a first start that warned
+    of a frame cut short by a crash (it read the journal's header as a frame) or of a
+    summary built anew alarmed every new user."""
+    from agentlytics.storage.duckdb.store import DuckDBEventStore
+
+    with caplog.at_level(logging.WARNING):
+        for _ in range(2):
+            DuckDBEventStore(str(tmp_path / "events.duckdb")).close()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []

@@ -133,6 +133,8 @@ class Journal:
             lap, applied = self.start, HEADER_SIZE
         elif self.version == 1 and self.start < lap:
             return
+        # a new database records (0, 0): nothing applied, the frames start after the header
+        applied = max(applied, HEADER_SIZE)
         for _end, payload in self.frames(lap, applied):
             yield payload
 

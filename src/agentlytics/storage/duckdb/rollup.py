@@ -343,7 +343,8 @@ def catch_up_summaries(con: duckdb.DuckDBPyConnection, until: datetime) -> None:
     _catch_up(con, activity.STATE, "user activity", days, until)
     _catch_up(con, users.STATE, "hourly users", hours, until)
     if dims.stale(con):
-        log.warning("building the users per path anew (a new definition)")
+        if con.execute("SELECT 1 FROM events LIMIT 1").fetchall():  # a new data dir: say nothing
+            log.warning("building the users per path anew (a new definition)")
         dims.reset(con)
     _catch_up(con, dims.STATE, "users per path", paths, until)
     _catch_up(
