@@ -125,6 +125,10 @@ def test_query_groups_filters_and_teaches_on_bad_input(
         assert "not_contains" in bad.json()["message"]
         schema = c.get("/query/schema").json()["$defs"]["Filter"]["properties"]["op"]
         assert "contains" in schema["enum"]
+        bad = c.post("/query", json={"project": shop["name"], "interval": "fortnight"})
+        assert bad.status_code == 400 and bad.json()["error"] == "INVALID_FIELD"
+        assert "$.interval" in bad.json()["message"]
+        assert "day, hour, month, week" in bad.json()["message"]
         bad = c.post("/query", json={"project": shop["name"], "group_by": ["properties.a b"]})
         assert bad.json()["error"] == "INVALID_PROPERTY_KEY"
         assert c.get("/query/schema").json()["$defs"]["QuerySpec"]["properties"]["metrics"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -68,13 +69,47 @@ async def read_object(request: Request) -> dict[str, Any]:
 
 
 def convert(data: Any, kind: type[T]) -> T:
-    """Check a decoded body against a typed struct, with an error that names the field."""
+    """Check a decoded body against a typed struct, with an error that names the field (and,
+    for a value outside a fixed set, the values it takes)."""
     try:
         return msgspec.convert(data, kind)
     except msgspec.ValidationError as exc:
+        message = str(exc)
+        enum = _ENUM_ERROR.match(message)
+        values = choices(kind, enum.group(1)) if enum else None
+        if values:
+            message += f"; valid: {', '.join(str(v) for v in values)}"
         raise ValidationError(
-            str(exc), code="MISSING_FIELDS" if "missing" in str(exc) else "INVALID_FIELD"
+            message, code="MISSING_FIELDS" if "missing" in message else "INVALID_FIELD"
         ) from None
+
+
+_ENUM_ERROR = re.compile(r"Invalid enum value .* - at `(\$[^`]*)`$")
+_PATH_STEP = re.compile(r"\.([^.\[]+)|\[\d+\]")
+
+
+def choices(kind: Any, path: str) -> tuple[Any, ...] | None:
+    """The values the literal at ``path`` (as msgspec names it: ``$.filters[0].op``) of the
+    type ``kind`` takes; None when the path does not end at one."""
+
+    def unwrap(info: Any, want: type | tuple[type, ...]) -> Any:  # the member of an optional/union of that kind
+        if isinstance(info, msgspec.inspect.UnionType):
+            return next((t for t in info.types if isinstance(t, want)), None)
+        return info if isinstance(info, want) else None
+
+    info: Any = msgspec.inspect.type_info(kind)
+    for step in _PATH_STEP.finditer(path.removeprefix("$")):
+        if step.group(1) is not None:
+            struct = unwrap(info, msgspec.inspect.StructType)
+            fields = {f.encode_name: f.type for f in struct.fields} if struct else {}
+            info = fields.get(step.group(1))
+        else:
+            items = unwrap(info, (msgspec.inspect.ListType, msgspec.inspect.VarTupleType))
+            info = items.item_type if items else None
+        if info is None:
+            return None
+    literal = unwrap(info, msgspec.inspect.LiteralType)
+    return tuple(literal.values) if literal else None
 
 
 def api_key(request: Request) -> str | None:
