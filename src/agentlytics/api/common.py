@@ -92,7 +92,9 @@ def choices(kind: Any, path: str) -> tuple[Any, ...] | None:
     """The values the literal at ``path`` (as msgspec names it: ``$.filters[0].op``) of the
     type ``kind`` takes; None when the path does not end at one."""
 
-    def unwrap(info: Any, want: type | tuple[type, ...]) -> Any:  # the member of an optional/union of that kind
+    def unwrap(
+        info: Any, want: type | tuple[type, ...]
+    ) -> Any:  # the member of an optional/union of that kind
         if isinstance(info, msgspec.inspect.UnionType):
             return next((t for t in info.types if isinstance(t, want)), None)
         return info if isinstance(info, want) else None
