@@ -128,6 +128,25 @@ def test_auth_matrix(server: RunningServer, project: dict[str, Any]) -> None:
         assert reader.get("/projects").status_code == 401, "a revoked key stops at once"
 
 
+def test_a_key_revoked_by_the_cli_stops_at_once(server: RunningServer) -> None:
+    """``agentlytics keys revoke`` (another process: the server's caches never hear of it)
+    against a running server: the key's very next request is refused."""
+    from typer.testing import CliRunner
+
+    from agentlytics.cli import app
+
+    with server.client() as owner:
+        made = owner.post("/account/keys", json={"name": "cli-revoked", "scope": "read"}).json()
+    with server.client(made["api_key"]) as c:
+        assert c.get("/account").status_code == 200  # known to the server now
+        done = CliRunner().invoke(
+            app, ["keys", "revoke", made["id"], "--data-dir", str(server.data_dir)]
+        )
+        assert done.exit_code == 0, done.output
+        r = c.get("/account")
+        assert r.status_code == 401 and r.json()["error"] == "INVALID_TOKEN", r.text
+
+
 def test_revoke_key_rotates_the_key_in_use(server: RunningServer) -> None:
     with server.client() as owner:
         key = owner.post("/account/keys", json={"name": "rotating", "scope": "full"}).json()[
