@@ -1,13 +1,21 @@
 from __future__ import annotations
 
+import ipaddress
+import logging
 import re
+import time
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
+import httpx
 import pytest
 
 from agentlytics.ingest.privacy import SALT_BYTES, VisitorHasher, client_ip
+from tests.conftest import start_server
+from tests.factories import CHROME_UA
 
 UA = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 Version/17.4.1"
 DAY1 = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
@@ -171,3 +179,83 @@ def test_client_ip_reads_proxy_headers_only_when_trusted(
     headers: dict[str, str], peer: str | None, trust_proxy: bool, expected: str | None
 ) -> None:
     assert client_ip(headers, peer, trust_proxy) == expected
+
+
+# No raw IP anywhere: a real server, every ingest surface, then every file as bytes -------------
+
+IPV4 = "203.0.113.187"
+IPV6 = "2001:db8:4d2::beef:187"
+
+
+@pytest.mark.parametrize("trust", [True, False])
+def test_no_raw_ip_is_stored_or_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, trust: bool
+) -> None:
+    """Events from a distinctive client IP through every ingest surface (native, Convalytics,
+    Agnost, provisioning, the sign-in limiter) with the IP in ``X-Forwarded-For`` and
+    ``CF-Connecting-IP``; with ``trust_proxy_headers`` off the loopback peer's
+    ``X-Forwarded-For`` still becomes the socket address (uvicorn's proxy_headers). Neither
+    form of the IP may appear in any file of the data dir (DuckDB, SQLite, journal, their WAL
+    files), in a read's answer, or in the log at the default level."""
+    caplog.set_level(logging.INFO)
+    running, stop = start_server(tmp_path / "data", trust_proxy_headers=trust)
+    answers: list[str] = []
+    try:
+        for ip in (IPV4, IPV6):
+            headers = {"X-Forwarded-For": ip, "CF-Connecting-IP": ip, "User-Agent": CHROME_UA}
+            with httpx.Client(base_url=running.url, headers=headers, timeout=30) as c:
+                p = running.new_project()
+                token = p["project_token"]
+                sid = str(uuid.uuid4())
+                sent = [
+                    c.post("/track", json={"token": token, "event": "one"}),
+                    c.post("/track/batch", json={"token": token, "events": [{"event": "two"}]}),
+                    c.post("/identify", json={"token": token, "previous_id": "a", "user_id": "b"}),
+                    c.post(
+                        "/ingest",
+                        json={
+                            "writeKey": token,
+                            "name": "page_view",
+                            "userId": "u",
+                            "sessionId": "s",
+                            "timestamp": int(time.time() * 1000),
+                            "props": {"path": "/"},
+                        },
+                    ),
+                    c.post(
+                        "/api/v1/capture-session",
+                        json={"session_id": sid, "ip": ip, "client_config": "c"},
+                        headers={"X-Org-Id": token},
+                    ),
+                    c.post(
+                        "/api/v1/capture-event",
+                        json={
+                            "session_id": sid,
+                            "primitive_type": "tool",
+                            "primitive_name": "t",
+                            "latency": 1,
+                            "success": True,
+                        },
+                        headers={"X-Org-Id": token},
+                    ),
+                    c.post("/api/provision", json={"name": "from an ip"}),
+                    c.post("/signin", data={"email": "x@example.com", "password": "nope"}),
+                ]
+                for r in sent[:-1]:
+                    assert r.status_code < 300, r.text
+                with running.client() as owner:
+                    for path in ("/events", "/sessions", "/live", "/stats"):
+                        answers.append(owner.get(path, params={"project": p["id"]}).text)
+                    answers.append(owner.get("/account").text)
+    finally:
+        stop()
+    needles = [IPV4.encode(), IPV6.encode(), ipaddress.ip_address(IPV4).packed]
+    files = [f for f in (tmp_path / "data").rglob("*") if f.is_file()]
+    assert any(f.suffix == ".duckdb" for f in files) and any("journal" in f.name for f in files)
+    for f in files:
+        data = f.read_bytes()
+        for needle in needles:
+            assert needle not in data, f"{needle!r} stored in {f.name}"
+    assert "203.0.113" not in "".join(answers)
+    log = "\n".join(r.getMessage() for r in caplog.records)
+    assert IPV4 not in log and IPV6 not in log, log

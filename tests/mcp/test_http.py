@@ -3,6 +3,7 @@ the rate limit."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -217,3 +218,154 @@ async def test_over_the_rate_limit_a_call_gets_429_with_retry_after(make_server:
     assert r.status_code == 429
     assert 1 <= int(r.headers["Retry-After"]) <= 60
     assert r.json()["error"]["data"]["error"] == "rate_limit_exceeded"
+
+
+# Every tool against another account's objects ----------------------------------------------
+#
+# ``{P}`` is the victim's project (name, id or write key), ``{F}`` its saved funnel, ``{X}`` its
+# experiment. A new tool fails ``test_the_tenancy_matrix_lists_every_tool`` until it has a row.
+
+_STEPS = [{"kind": "pageview", "match": "/"}, {"kind": "event", "match": "signup"}]
+TOOL_ARGS: dict[str, dict[str, Any]] = {
+    "top_pages": {"project": "{P}"},
+    "top_referrers": {"project": "{P}"},
+    "pageviews_count": {"project": "{P}"},
+    "events_count": {"project": "{P}"},
+    "recent_events": {"project": "{P}", "redact": False},
+    "user_activity": {"project": "{P}", "user": "u1"},
+    "weekly_digest": {"project": "{P}"},
+    "list_funnels": {"project": "{P}"},
+    "get_funnel": {"project": "{P}", "funnelId": "{F}"},
+    "compute_funnel": {"project": "{P}", "funnelId": "{F}"},
+    "create_funnel": {"project": "{P}", "name": "probe", "steps": _STEPS},
+    "update_funnel": {"project": "{P}", "funnelId": "{F}", "name": "probe"},
+    "delete_funnel": {"project": "{P}", "funnelId": "{F}"},
+    "funnel": {"project": "{P}", "steps": _STEPS},
+    "retention": {"project": "{P}"},
+    "analytics_overview": {"project": "{P}"},
+    "bot_traffic_overview": {"project": "{P}"},
+    "analytics_paths": {"project": "{P}", "goal_event": "signup"},
+    "query": {"project": "{P}"},
+    "breakdown": {"project": "{P}", "property": "plan"},
+    "properties": {"project": "{P}"},
+    "sessions": {"project": "{P}"},
+    "session_distribution": {"project": "{P}"},
+    "pages": {"project": "{P}"},
+    "insights": {"project": "{P}"},
+    "heatmap": {"project": "{P}"},
+    "live": {"project": "{P}"},
+    "mcp_server_usage": {"project": "{P}"},
+    "experiments_list": {"project": "{P}"},
+    "experiment_results": {"project": "{P}", "experiment": "{X}"},
+    "create_experiment": {
+        "project": "{P}",
+        "name": "probe",
+        "variants": ["control", "b"],
+        "goal_event": "signup",
+    },
+    "update_experiment": {"project": "{P}", "experiment": "{X}", "status": "paused"},
+    "delete_experiment": {"project": "{P}", "experiment": "{X}"},
+}
+#: tools that take no project: another account's answer must not show ours
+ACCOUNT_TOOLS: dict[str, dict[str, Any]] = {
+    "list_projects": {},
+    "get_usage": {},
+    "all_sites_overview": {},
+    "all_sites_bot_traffic": {},
+    "create_project": {"name": "{P}"},
+}
+
+
+@pytest.fixture(scope="module")
+def victim(server: RunningServer) -> dict[str, Any]:
+    """A project of the owner's with events, a saved funnel and an experiment."""
+    p = server.new_project()
+    populate(server.url, p["project_token"], [pageview("/secret", user="u1", session="s1")])
+    with server.client() as owner:
+        funnel = owner.post("/funnels", json={"project": p["id"], "name": "v", "steps": _STEPS})
+        exp = owner.post(
+            "/experiments",
+            json={"project": p["id"], "name": "v", "variants": ["a", "b"], "goal_event": "x"},
+        )
+    assert funnel.status_code == 201 and exp.status_code == 201, (funnel.text, exp.text)
+    return {**p, "funnel": funnel.json()["id"], "experiment": exp.json()["id"]}
+
+
+def _args(args: dict[str, Any], victim: dict[str, Any], ref: str) -> dict[str, Any]:
+    names = {"{P}": victim[ref], "{F}": victim["funnel"], "{X}": victim["experiment"]}
+    return {k: names.get(v, v) if isinstance(v, str) else v for k, v in args.items()}
+
+
+def _not_found(message: str, tool: str) -> bool:
+    head = f"Error executing tool {tool}: "
+    return message.startswith((head + "NOT_FOUND: no ", head + "EXPERIMENT_NOT_FOUND: no "))
+
+
+def _victim_intact(server: RunningServer, victim: dict[str, Any]) -> None:
+    with server.client() as owner:
+        assert owner.get(f"/projects/{victim['id']}").status_code == 200
+        assert owner.get(f"/funnels/{victim['funnel']}").json()["name"] == "v"
+        assert owner.get(f"/experiments/{victim['experiment']}").json()["status"] == "active"
+
+
+async def test_the_tenancy_matrix_lists_every_tool(server: RunningServer) -> None:
+    async with connect(server.url, None) as client:
+        names = {t.name for t in (await client.list_tools()).tools}
+    assert names == set(TOOL_ARGS) | set(ACCOUNT_TOOLS)
+
+
+@pytest.mark.parametrize("ref", ["name", "id", "project_token"])
+@pytest.mark.parametrize("tool", sorted(TOOL_ARGS))
+async def test_no_tool_reaches_another_accounts_project(
+    server: RunningServer, victim: dict[str, Any], tool: str, ref: str
+) -> None:
+    stranger = other_account_key(server, "stranger@example.com")
+    async with connect(server.url, stranger) as client:
+        refused = await call_error(client, tool, **_args(TOOL_ARGS[tool], victim, ref))
+    assert _not_found(refused, tool), refused
+    _victim_intact(server, victim)
+
+
+@pytest.mark.parametrize(
+    "tool", sorted(t for t, a in TOOL_ARGS.items() if {"{F}", "{X}"} & set(map(str, a.values())))
+)
+async def test_no_tool_reaches_another_accounts_object_through_its_own_project(
+    server: RunningServer, victim: dict[str, Any], tool: str
+) -> None:
+    """The victim's funnel or experiment id, named under the stranger's own project."""
+    stranger = other_account_key(server, "stranger@example.com")
+    with server.client(stranger) as c:
+        own = c.post("/projects", json={"name": "stranger-own"}).json()
+    async with connect(server.url, stranger) as client:
+        args = {**_args(TOOL_ARGS[tool], victim, "id"), "project": own["id"]}
+        refused = await call_error(client, tool, **args)
+    assert _not_found(refused, tool), refused
+    _victim_intact(server, victim)
+
+
+@pytest.mark.parametrize("tool", sorted(ACCOUNT_TOOLS))
+async def test_account_wide_tools_show_only_the_callers_projects(
+    server: RunningServer, victim: dict[str, Any], tool: str
+) -> None:
+    stranger = other_account_key(server, "stranger@example.com")
+    async with connect(server.url, stranger) as client:
+        text = json.dumps(await call(client, tool, **_args(ACCOUNT_TOOLS[tool], victim, "name")))
+    for secret in (victim["id"], victim["project_token"], victim["funnel"]):
+        assert secret not in text, (tool, secret)
+    _victim_intact(server, victim)
+
+
+@pytest.mark.parametrize("tool", sorted(TOOL_ARGS | ACCOUNT_TOOLS))
+def test_a_write_key_calls_no_tool(
+    server: RunningServer, victim: dict[str, Any], tool: str
+) -> None:
+    args = _args({**TOOL_ARGS, **ACCOUNT_TOOLS}[tool], victim, "id")
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": tool, "arguments": args},
+    }
+    r = raw_post(server.url, body, victim["project_token"])
+    assert r.status_code == 200 and r.json()["error"]["code"] == -32001, r.text
+    _victim_intact(server, victim)

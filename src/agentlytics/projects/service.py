@@ -61,8 +61,8 @@ class ProjectService:
         self.meta = meta
         self.events = events
         self.settings = settings
+        #: write key -> project, for the ingest hot path (``delete_project`` drops an entry)
         self._write_keys: dict[str, tuple[float, Project | None]] = {}
-        self._api_keys: dict[str, tuple[float, Principal | None]] = {}
 
     # bootstrap --------------------------------------------------------------------------
 
@@ -181,12 +181,10 @@ class ProjectService:
     def revoke_api_key(self, account: Account, key_id: str) -> None:
         if not self.meta.revoke_api_key(account.id, key_id, now_ms()):
             raise NotFound(f"no active API key {key_id!r} in this account")
-        self._api_keys.clear()
 
     def rotate_api_key(self, principal: Principal) -> str:
         """Revoke the key in use and issue a new one of the same scope (shown once)."""
         self.meta.revoke_api_key(principal.account.id, principal.key.id, now_ms())
-        self._api_keys.clear()
         raw = keys.new_api_key()
         self._store_key(principal.account, raw, name=principal.key.name, scope=principal.key.scope)
         return raw
@@ -208,18 +206,14 @@ class ProjectService:
                 "reading needs a secret API key (aak_…)",
                 code="INVALID_TOKEN",
             )
-        digest = keys.hash_key(raw)
-        cached = self._api_keys.get(digest)
-        if cached and cached[0] > time.monotonic():
-            principal = cached[1]
-        else:
-            principal = None
-            key = self.meta.get_api_key_by_hash(digest)
-            if key is not None and key.revoked_at is None:
-                account = self.meta.get_account(key.account_id)
-                if account is not None:
-                    principal = Principal(account=account, key=key)
-            self._api_keys[digest] = (time.monotonic() + _CACHE_TTL_S, principal)
+        # Looked up every time, never cached: a key revoked by another process (``agentlytics
+        # keys revoke``, another worker) stops at once, and unknown keys fill no memory.
+        principal = None
+        key = self.meta.get_api_key_by_hash(keys.hash_key(raw))
+        if key is not None and key.revoked_at is None:
+            account = self.meta.get_account(key.account_id)
+            if account is not None:
+                principal = Principal(account=account, key=key)
         if principal is None:
             raise AuthError("invalid or revoked API key", code="INVALID_TOKEN")
         return principal
