@@ -12,10 +12,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
 from agentlytics.ingest.privacy import SALT_BYTES, VisitorHasher, client_ip
 from tests.conftest import start_server
 from tests.factories import CHROME_UA
+from tests.storage import backends
 
 UA = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 Version/17.4.1"
 DAY1 = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
@@ -187,10 +189,22 @@ IPV4 = "203.0.113.187"
 IPV6 = "2001:db8:4d2::beef:187"
 
 
-@pytest.mark.parametrize("trust", [True, False])
+@pytest.mark.parametrize(
+    ("trust", "coord"),
+    [
+        (True, "memory"),
+        (False, "memory"),
+        pytest.param(True, "redis", marks=pytest.mark.scaleout, id="True-redis"),
+    ],
+)
 def test_no_raw_ip_is_stored_or_logged(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture, trust: bool
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, trust: bool, coord: str
 ) -> None:
+    with backends.coordinator_url(coord) as url:
+        _no_raw_ip(tmp_path, caplog, trust, url)
+
+
+def _no_raw_ip(tmp_path: Path, caplog: pytest.LogCaptureFixture, trust: bool, coord: str) -> None:
     """Events from a distinctive client IP through every ingest surface (native, Convalytics,
     Agnost, provisioning, the sign-in limiter) with the IP in ``X-Forwarded-For`` and
     ``CF-Connecting-IP``; with ``trust_proxy_headers`` off the loopback peer's
@@ -198,7 +212,7 @@ def test_no_raw_ip_is_stored_or_logged(
     form of the IP may appear in any file of the data dir (DuckDB, SQLite, journal, their WAL
     files), in a read's answer, or in the log at the default level."""
     caplog.set_level(logging.INFO)
-    running, stop = start_server(tmp_path / "data", trust_proxy_headers=trust)
+    running, stop = start_server(tmp_path / "data", trust_proxy_headers=trust, coord=coord)
     answers: list[str] = []
     try:
         for ip in (IPV4, IPV6):
@@ -250,6 +264,17 @@ def test_no_raw_ip_is_stored_or_logged(
     finally:
         stop()
     needles = [IPV4.encode(), IPV6.encode(), ipaddress.ip_address(IPV4).packed]
+    if coord.startswith("redis"):  # the rate limits' keys and values (provision, sign-in)
+        prefix = coord.split("prefix=", 1)[1]
+        client = redis.Redis.from_url(backends.REDIS_URL)
+        try:
+            held = [(k, client.dump(k) or b"") for k in client.scan_iter(match=prefix + "*")]
+        finally:
+            client.close()
+        assert any(b"provision" in k for k, _ in held), "the provision limit was not counted"
+        for key, value in held:
+            for needle in needles:
+                assert needle not in key and needle not in value, f"{needle!r} in Redis {key!r}"
     files = [f for f in (tmp_path / "data").rglob("*") if f.is_file()]
     assert any(f.suffix == ".duckdb" for f in files) and any("journal" in f.name for f in files)
     for f in files:

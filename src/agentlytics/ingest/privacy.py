@@ -91,6 +91,13 @@ class VisitorHasher:
             return (current,)
         return (current, _hash(salt, project_id, ip, user_agent))
 
+    def address_key(self, purpose: str, ip: str | None, now: datetime | None = None) -> str:
+        """A key that tells client addresses apart for a rate limit (``purpose``: which),
+        salted as visitor ids are: the coordination store (Redis, in scale-out) holds it
+        instead of the address, which is never stored. It changes at midnight UTC, and a
+        limit's count starts again then."""
+        return self.visitor_id(purpose, ip, None, now or datetime.now(UTC))
+
     def _salt(self, day: date) -> bytes:
         newest = self._newest
         if newest is not None and day < newest - _ONE_DAY:

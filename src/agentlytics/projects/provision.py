@@ -94,10 +94,10 @@ class Provisioner:
         self.settings = settings
         self._lock = asyncio.Lock()
 
-    async def provision(
-        self, name: str, deployment_slug: str | None, client_ip: str | None
-    ) -> Provisioned:
-        """An unclaimed project (or the one already made for this deployment slug).
+    async def provision(self, name: str, deployment_slug: str | None, client: str) -> Provisioned:
+        """An unclaimed project (or the one already made for this deployment slug), for
+        ``client``: the requester's address as a key (``VisitorHasher.address_key``: the
+        address itself is never kept, not even by the rate limit).
 
         Raises:
             ForbiddenError: the operator turned open provisioning off.
@@ -129,7 +129,7 @@ class Provisioner:
                 if existing is not None:
                     return Provisioned(existing, created=False)
             if s.provision_rate_per_ip > 0:
-                key = f"provision:ip:{client_ip or 'unknown'}"
+                key = f"provision:client:{client}"
                 decision = await self.coord.hit(key, 1, s.provision_rate_per_ip, 3600)
                 if not decision.allowed:
                     raise ProvisionLimited(

@@ -68,9 +68,9 @@ def _field(form: FormData, name: str) -> str:
 
 
 async def _attempt_allowed(request: Request) -> bool:
-    ip = request_context(request).client_ip or "unknown"
-    coord = services(request).coord
-    decision = await coord.hit(f"web-auth:{ip}", 1, AUTH_ATTEMPTS_PER_MINUTE, 60)
+    svc = services(request)
+    client = svc.ingest.hasher.address_key("web-auth", request_context(request).client_ip)
+    decision = await svc.coord.hit(f"web-auth:{client}", 1, AUTH_ATTEMPTS_PER_MINUTE, 60)
     return decision.allowed
 
 
