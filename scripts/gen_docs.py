@@ -60,7 +60,8 @@ def route_table() -> str:
     rows = ["| method | path | what it does | auth |", "|---|---|---|---|"]
     for ep in ENDPOINTS:
         if ep.documented:
-            rows.append(f"| `{ep.method}` | `{ep.path}` | {ep.summary} | {auth[ep.auth]} |")
+            who = auth[ep.auth] + (" (read)" if ep.read else "")
+            rows.append(f"| `{ep.method}` | `{ep.path}` | {ep.summary} | {who} |")
     return "\n".join(rows)
 
 

@@ -51,3 +51,21 @@ def test_bad_input_exits_with_a_message(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "at least 8" in result.output
     result = runner.invoke(app, ["projects", "create", "bad name", "--data-dir", str(tmp_path)])
     assert result.exit_code == 1
+
+
+def test_keys_list_shows_whole_ids_in_an_80_column_terminal(tmp_path: Path) -> None:
+    d = ["--data-dir", str(tmp_path)]
+    run("keys", "create", "--name", "a rather long name for a key, to squeeze the table", *d)
+    result = runner.invoke(app, ["keys", "list", *d], env={"COLUMNS": "80", "NO_COLOR": "1"})
+    assert result.exit_code == 0, result.output
+    assert max(len(line) for line in result.output.splitlines()) <= 80
+    meta = registry.open_meta_store(load_settings({"data_dir": str(tmp_path)}, environ={}))
+    try:
+        [owner] = meta.list_accounts()
+        ids = [key.id for key in meta.list_api_keys(owner.id)]
+    finally:
+        meta.close()
+    assert len(ids) == 2
+    for key_id in ids:
+        assert key_id in result.output, result.output
+    assert "revoked" in run("keys", "revoke", ids[1], *d)

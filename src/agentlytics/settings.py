@@ -55,7 +55,11 @@ class Settings:
     ingest_rate_limit: int = _setting(
         1000, "Events per minute per project accepted at ingest (0 = unlimited)."
     )
-    read_rate_limit: int = _setting(0, "API reads per minute per account (0 = unlimited).")
+    read_rate_limit: int = _setting(
+        0,
+        "API reads per minute per account, over every API key of it (0 = unlimited); "
+        "the routes marked (read) in the HTTP API's route table count.",
+    )
     mcp_rate_limit: int = _setting(120, "MCP tool calls per minute per account (0 = unlimited).")
     max_body_bytes: int = _setting(1_048_576, "Largest request body accepted, in bytes.")
     max_batch_size: int = _setting(100, "Most events in one batch request.")

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from agentlytics.errors import ValidationError
 from agentlytics.model.event import MCP_CALL, MCP_SESSION, Event
 from agentlytics.model.project import Project
 from agentlytics.query.engine import QueryEngine
@@ -168,3 +169,14 @@ def test_duckdb_and_clickhouse_agree(tmp_path: Path) -> None:
     for name, answer in expected.items():
         for key, value in answer.items():
             assert got[name][key] == value, (name, key)
+
+
+@pytest.mark.parametrize("limit", [0, 1001])
+def test_a_limit_out_of_range_is_invalid_limit(tmp_path: Path, limit: int) -> None:
+    store = open_store(f"duckdb:///{tmp_path / 'events.duckdb'}")
+    try:
+        with pytest.raises(ValidationError) as refused:
+            mcp_overview(QueryEngine(store), PROJECT, PERIOD, interval="day", limit=limit)
+    finally:
+        store.close()
+    assert refused.value.code == "INVALID_LIMIT"

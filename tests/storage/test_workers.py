@@ -202,6 +202,27 @@ def test_the_rate_limit_holds_across_two_serve_processes(pair: Pair) -> None:
     assert len(pair.backends.event_ids(project["id"])) == RATE_LIMIT
 
 
+def test_the_read_rate_limit_holds_across_two_serve_processes(
+    scaleout: Backends, serve: Callable[..., Serve]
+) -> None:
+    env = {**scaleout.env, "AGENTLYTICS_API_KEY": OWNER_KEY, "AGENTLYTICS_READ_RATE_LIMIT": "6"}
+    servers = [serve(env), serve(env)]
+    project = new_project(servers[0].url)
+    for _attempt in range(3):  # a run that straddles a minute boundary sees two windows
+        window = int(time.time() // 60)
+        with httpx.Client(headers={"X-API-Key": OWNER_KEY}) as client:
+            statuses = [
+                client.get(servers[i % 2].url + "/stats", params={"project": project["id"]})
+                for i in range(10)
+            ]
+        if int(time.time() // 60) == window:
+            break
+        time.sleep(61 - time.time() % 60)  # the next attempt starts in a fresh window
+    assert [r.status_code for r in statuses] == [200] * 6 + [429] * 4
+    assert all(1 <= int(r.headers["Retry-After"]) <= 60 for r in statuses[6:])
+    assert statuses[-1].json()["reason"] == "rate_limit"
+
+
 def test_provisioning_one_slug_through_two_processes_at_once_makes_one_project(
     pair: Pair,
 ) -> None:

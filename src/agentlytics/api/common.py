@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import anyio.to_thread
@@ -14,13 +15,15 @@ from starlette.responses import Response
 
 from agentlytics.api.middleware import BODY_KEY
 from agentlytics.app import Services
-from agentlytics.errors import ValidationError
+from agentlytics.errors import RateLimited, ValidationError
 from agentlytics.ingest.draft import RequestContext
 from agentlytics.ingest.privacy import client_ip
 from agentlytics.projects.service import Principal
 
 T = TypeVar("T")
 _encoder = msgspec.json.Encoder()
+#: where :func:`principal` keeps the caller it resolved, for the rest of the request
+PRINCIPAL_KEY = "agentlytics.principal"
 
 
 def services(request: Request) -> Services:
@@ -127,16 +130,63 @@ def api_key(request: Request) -> str | None:
 
 def principal(request: Request) -> Principal:
     """The account a request acts for: its API key, or else the web session cookie
-    (rules in ``web/api_session.py``: full scope, CSRF header on changes)."""
+    (rules in ``web/api_session.py``: full scope, CSRF header on changes). Resolved once
+    per request."""
+    known = request.scope.get(PRINCIPAL_KEY)
+    if isinstance(known, Principal):
+        return known
     raw = api_key(request)
+    found: Principal | None = None
     if not raw:
         # imported here: web.auth builds on this module
         from agentlytics.web.api_session import session_principal
 
         found = session_principal(request)
-        if found is not None:
-            return found
-    return services(request).projects.authenticate(raw)
+    if found is None:
+        found = services(request).projects.authenticate(raw)
+    request.scope[PRINCIPAL_KEY] = found
+    return found
+
+
+async def charge_read(request: Request) -> None:
+    """Count one read against the account of the request's API key: ``read_rate_limit``
+    per minute (0 = unlimited), on the coordinator's counters, so every process of a
+    scale-out deployment shares the count. Reads of a signed-in browser (the dashboard,
+    no API key) are not counted.
+
+    Raises:
+        AuthError: a missing or bad API key (before anything is counted).
+        RateLimited: the account has made ``read_rate_limit`` reads this minute; answered
+            as the ingest limit is, ``429 {error: "RATE_LIMITED", message, reason:
+            "rate_limit", retry_after, remaining}`` with ``Retry-After``.
+    """
+    svc = services(request)
+    limit = svc.settings.read_rate_limit
+    if limit <= 0 or not api_key(request):
+        return
+    who = principal(request)
+    decision = await svc.coord.hit(f"read:{who.account.id}", 1, limit, 60)
+    if not decision.allowed:
+        retry = max(1, math.ceil((decision.reset_at_ms - time.time() * 1000) / 1000))
+        raise RateLimited(
+            f"API read rate limit exceeded ({limit} reads/min per account). Retry after {retry} s.",
+            retry_after=retry,
+            reset_at_ms=decision.reset_at_ms,
+            reason="rate_limit",
+            remaining=decision.remaining,
+        )
+
+
+def charged(handler: Callable[[Request], Awaitable[Response]]) -> Callable[..., Any]:
+    """``handler`` behind :func:`charge_read`: the route of a read endpoint."""
+
+    async def read(request: Request) -> Response:
+        await charge_read(request)
+        return await handler(request)
+
+    read.__name__ = read.__qualname__ = handler.__name__
+    read.__doc__ = handler.__doc__
+    return read
 
 
 def request_context(request: Request, svc: Services | None = None) -> RequestContext:

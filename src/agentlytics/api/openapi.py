@@ -49,6 +49,12 @@ def build_openapi(endpoints: list[Endpoint]) -> dict[str, Any]:
                 },
             },
         }
+        if ep.read:
+            operation["responses"]["429"] = {
+                "description": "the account is over read_rate_limit reads this minute; "
+                "Retry-After says when to retry",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            }
         if ep.auth == "write_key":
             operation["description"] = "Authenticated by the project write key in the body."
         if params:

@@ -11,7 +11,7 @@ from agentlytics.api import convalytics as cnv
 from agentlytics.api import discovery as disc
 from agentlytics.api import experiments as exps
 from agentlytics.api import reads_more as more
-from agentlytics.api.common import json_response
+from agentlytics.api.common import charged, json_response
 from agentlytics.api.openapi import build_openapi
 from agentlytics.api.table import Endpoint
 from agentlytics.app import Services
@@ -181,9 +181,9 @@ ENDPOINTS: list[Endpoint] = [
         "none",
     ),
     # reads (query engine)
-    E("GET", "/stats", reads.stats, "Aggregated stats overview", "stats"),
-    E("GET", "/events", reads.events, "Raw event log", "events"),
-    E("POST", "/query", reads.query, "Flexible analytics query", "query"),
+    E("GET", "/stats", reads.stats, "Aggregated stats overview", "stats", read=True),
+    E("GET", "/events", reads.events, "Raw event log", "events", read=True),
+    E("POST", "/query", reads.query, "Flexible analytics query", "query", read=True),
     E(
         "GET",
         "/query/schema",
@@ -198,6 +198,7 @@ ENDPOINTS: list[Endpoint] = [
         reads.properties,
         "Discover event names and property keys",
         "properties",
+        read=True,
     ),
     E(
         "GET",
@@ -205,8 +206,9 @@ ENDPOINTS: list[Endpoint] = [
         reads.properties_received,
         "Property keys by event name",
         "properties",
+        read=True,
     ),
-    E("GET", "/breakdown", reads.breakdown, "Top property values", "breakdown"),
+    E("GET", "/breakdown", reads.breakdown, "Top property values", "breakdown", read=True),
     E(
         "GET",
         "/mcp-servers",
@@ -214,9 +216,18 @@ ENDPOINTS: list[Endpoint] = [
         "MCP server overview: sessions, calls, errors, latency",
         "mcp",
         query=mcp_overview.QUERY,
+        read=True,
     ),
     # funnels, retention, paths (query engine) and saved funnels (MetaStore docs)
-    E("POST", "/funnel", analysis.funnel, "Funnel analysis", "funnel", body=analysis.FUNNEL_BODY),
+    E(
+        "POST",
+        "/funnel",
+        analysis.funnel,
+        "Funnel analysis",
+        "funnel",
+        body=analysis.FUNNEL_BODY,
+        read=True,
+    ),
     E(
         "GET",
         "/retention",
@@ -224,6 +235,7 @@ ENDPOINTS: list[Endpoint] = [
         "Cohort retention analysis",
         "retention",
         query=analysis.RETENTION_QUERY,
+        read=True,
     ),
     E(
         "POST",
@@ -232,6 +244,7 @@ ENDPOINTS: list[Endpoint] = [
         "Session paths to a goal",
         "paths",
         body=analysis.PATHS_BODY,
+        read=True,
     ),
     E(
         "GET",
@@ -240,6 +253,7 @@ ENDPOINTS: list[Endpoint] = [
         "List saved funnels",
         "funnels",
         query={"project": "project name or id"},
+        read=True,
     ),
     E("POST", "/funnels", analysis.create_saved, "Save a funnel", "funnels", status=201),
     E(
@@ -249,10 +263,19 @@ ENDPOINTS: list[Endpoint] = [
         "A saved funnel with its results",
         "funnels",
         query=analysis.SAVED_FUNNEL_QUERY,
+        read=True,
     ),
     E("PATCH", "/funnels/{id}", analysis.update_saved, "Change a saved funnel", "funnels"),
     E("DELETE", "/funnels/{id}", analysis.delete_saved, "Soft-delete a saved funnel", "funnels"),
-    E("GET", "/sessions", more.sessions, "List sessions", "sessions", query=more.SESSIONS_QUERY),
+    E(
+        "GET",
+        "/sessions",
+        more.sessions,
+        "List sessions",
+        "sessions",
+        query=more.SESSIONS_QUERY,
+        read=True,
+    ),
     E(
         "GET",
         "/sessions/distribution",
@@ -260,8 +283,17 @@ ENDPOINTS: list[Endpoint] = [
         "Session duration histogram",
         "sessions",
         query=more.RANGE_QUERY,
+        read=True,
     ),
-    E("GET", "/pages", more.pages, "Entry/exit page stats", "pages", query=more.PAGES_QUERY),
+    E(
+        "GET",
+        "/pages",
+        more.pages,
+        "Entry/exit page stats",
+        "pages",
+        query=more.PAGES_QUERY,
+        read=True,
+    ),
     E(
         "GET",
         "/insights",
@@ -269,6 +301,7 @@ ENDPOINTS: list[Endpoint] = [
         "Period-over-period comparison",
         "insights",
         query=more.INSIGHTS_QUERY,
+        read=True,
     ),
     E(
         "GET",
@@ -277,6 +310,7 @@ ENDPOINTS: list[Endpoint] = [
         "Day-of-week x hour traffic grid (UTC)",
         "heatmap",
         query=more.HEATMAP_QUERY,
+        read=True,
     ),
     E(
         "GET",
@@ -285,6 +319,7 @@ ENDPOINTS: list[Endpoint] = [
         "Automated traffic dropped from analytics",
         "bots",
         query=more.BOTS_QUERY,
+        read=True,
     ),
     E(
         "GET",
@@ -294,8 +329,8 @@ ENDPOINTS: list[Endpoint] = [
         "projects",
     ),
     E("PUT", "/project-context", reads.put_project_context, "Set the project context", "projects"),
-    E("GET", "/live", live.live_snapshot, "Live snapshot (real-time)", "live"),
-    E("GET", "/stream", live.stream, "Live event stream (SSE)", "stream"),
+    E("GET", "/live", live.live_snapshot, "Live snapshot (real-time)", "live", read=True),
+    E("GET", "/stream", live.stream, "Live event stream (SSE)", "stream", read=True),
     # experiments (/experiments/config before /experiments/{id})
     E(
         "GET",
@@ -322,6 +357,7 @@ ENDPOINTS: list[Endpoint] = [
         "List a project's experiments",
         "experiments",
         query={"project": "project name or id"},
+        read=True,
     ),
     E(
         "GET",
@@ -329,6 +365,7 @@ ENDPOINTS: list[Endpoint] = [
         exps.get_experiment,
         "Experiment config with live results",
         "experiments",
+        read=True,
     ),
     E(
         "PATCH",
@@ -355,7 +392,10 @@ def build_routes(services: Services) -> list[BaseRoute]:
     async def openapi(request: Request) -> Response:
         return json_response(spec)
 
-    routes: list[BaseRoute] = [Route(ep.path, ep.handler, methods=[ep.method]) for ep in endpoints]
+    routes: list[BaseRoute] = [
+        Route(ep.path, charged(ep.handler) if ep.read else ep.handler, methods=[ep.method])
+        for ep in endpoints
+    ]
     routes.append(Route("/openapi.json", openapi, methods=["GET"]))
     routes.extend(web_pages.ROUTES)  # HTML: sign up/in/out, claim
     routes.extend(web_dashboard.ROUTES)  # HTML: projects, project pages, their static files

@@ -24,3 +24,5 @@ class Endpoint:
     query: dict[str, str] = field(default_factory=dict)
     body: dict[str, Any] | None = None
     documented: bool = True
+    #: an analytics read: charged to the key's account under ``read_rate_limit``
+    read: bool = False

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Annotated
@@ -52,6 +52,21 @@ def _when(ms: int | None) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M") if ms else "-"
 
 
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], whole: Sequence[str]) -> Table:
+    """A table whose ``whole`` columns (ids and keys, to copy into another command) are never
+    cut or wrapped, however narrow the terminal or pipe: the other columns give way."""
+    table = Table()
+    for index, header in enumerate(headers):
+        if header in whole:
+            width = max([len(header), *(len(row[index]) for row in rows)])
+            table.add_column(header, no_wrap=True, min_width=width)
+        else:
+            table.add_column(header)
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
 @keys_app.command("create")
 def keys_create(
     name: Annotated[str, typer.Option(help="A label for the key.")] = "cli",
@@ -71,17 +86,12 @@ def keys_create(
 def keys_list(account: AccountOpt = None, data_dir: DataDir = None, config: Config = None) -> None:
     """List API keys (their values are never stored, only a prefix)."""
     with _service(data_dir, config) as service:
-        table = Table("id", "name", "scope", "prefix", "created", "revoked")
-        for key in service.list_api_keys(_account(service, account)):
-            table.add_row(
-                key.id,
-                key.name,
-                key.scope,
-                key.prefix,
-                _when(key.created_at),
-                _when(key.revoked_at),
-            )
-        out.print(table)
+        rows = [
+            (key.id, key.name, key.scope, key.prefix, _when(key.created_at), _when(key.revoked_at))
+            for key in service.list_api_keys(_account(service, account))
+        ]
+        headers = ("id", "name", "scope", "prefix", "created", "revoked")
+        out.print(_table(headers, rows, whole=("id", "prefix")))
 
 
 @keys_app.command("revoke")
@@ -131,16 +141,18 @@ def accounts_list(data_dir: DataDir = None, config: Config = None) -> None:
     """List accounts (the owner is made at first start)."""
     with _service(data_dir, config) as service:
         owner = service.owner()
-        table = Table("id", "email", "projects", "web password", "created")
-        for account in service.meta.list_accounts():
-            table.add_row(
+        rows = [
+            (
                 account.id + (" (owner)" if owner and owner.id == account.id else ""),
                 account.email,
                 str(len(service.meta.list_projects(account.id))),
                 "set" if account.password_hash else "-",
                 _when(account.created_at),
             )
-        out.print(table)
+            for account in service.meta.list_accounts()
+        ]
+        headers = ("id", "email", "projects", "web password", "created")
+        out.print(_table(headers, rows, whole=("email",)))
 
 
 @accounts_app.command("password")

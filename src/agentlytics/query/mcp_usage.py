@@ -81,7 +81,10 @@ def mcp_overview(
     over time (blocking: five queries; call from a worker thread).
 
     Raises:
-        ValidationError: INVALID_LIMIT when ``limit`` is outside 1-1000.
+        ValidationError: INVALID_LIMIT when ``limit`` is outside 1-1000 (the query model's
+            check, as for ``POST /query``'s ``limit``). Its callers check first and answer
+            their own way: ``GET /mcp-servers`` with ``400 INVALID_PARAMETER``, as every
+            whole-number query parameter; the MCP tool with the SDK's argument error.
     """
     narrow = [Filter("tool", "eq", tool)] if tool else []
     if client:
