@@ -20,9 +20,12 @@ import httpx
 import msgspec
 import pytest
 
-from agentlytics.model.event import Event
+from agentlytics.model.event import EVENT_COLUMNS, Event
+from agentlytics.storage.duckdb import frames
 from agentlytics.storage.journal import HEADER_SIZE, Journal, seed
 from tests.conftest import OWNER_KEY, free_port
+
+EVENT_ID = EVENT_COLUMNS.index("event_id")
 
 
 def start(
@@ -116,7 +119,8 @@ def test_sigterm_commits_and_exits_cleanly(tmp_path: Path) -> None:
     base = f"http://127.0.0.1:{port}"
     p = new_project(base, "term")
     for _ in range(20):
-        httpx.post(base + "/track", json={"token": p["project_token"], "event": "e"})
+        r = httpx.post(base + "/track", json={"token": p["project_token"], "event": "e"})
+        assert r.status_code == 202, r.text
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode in (0, -signal.SIGTERM)
@@ -149,23 +153,26 @@ def test_events_still_in_the_journal_survive_sigkill_and_a_torn_frame(tmp_path: 
         for i in range(10):
             r = httpx.post(base + "/track", json={"token": token, "event": "s", "id": f"s{i}"})
             assert r.status_code == 202
-        journal = tmp_path / "events.duckdb.journal"
-        assert journal.stat().st_size > 150 * 50, "the acknowledged events are in the journal"
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.communicate()
+    journal = tmp_path / "events.duckdb.journal"
     j = Journal(journal)
-    *_, ((_, end), _) = j.frames(j.start, HEADER_SIZE)
+    found = list(j.frames(j.start, HEADER_SIZE))
     j.close()
+    sent = [e["id"] for batch in batches for e in batch] + [f"s{i}" for i in range(10)]
+    journalled = [row[EVENT_ID] for _, payload in found for row in frames.decode(payload)[0]]
+    assert sorted(journalled) == sorted(sent), "the acknowledged events wait in the journal"
+    (_, end), _ = found[-1]
     with open(journal, "r+b") as f:  # what a write cut short by the kill leaves behind
         f.seek(end)
         f.write(b"\x40\x00\x00\x00\x01\x02\x03\x04partial")
     proc = start(tmp_path, port)
     try:
-        assert usage(port, p["id"]) == 160
+        assert usage(port, p["id"]) == len(sent)
         r = httpx.post(base + "/track/batch", json={"token": token, "events": batches[1]})
         assert r.status_code == 202
-        assert usage(port, p["id"]) == 160, "retries of journalled events are deduplicated"
+        assert usage(port, p["id"]) == len(sent), "retries of journalled events are deduplicated"
     finally:
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=30)
