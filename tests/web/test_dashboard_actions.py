@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
@@ -332,11 +332,20 @@ def test_slow_queries_show_a_loading_state(
             held.append(route)
 
     page.route("**/query", hold)
+    # the page's timers run only when told: the note's 2.5 s pass at once
+    start = datetime.now(UTC)
+    page.clock.install(time=start)
+    page.clock.pause_at(start + timedelta(seconds=1))
     page.goto(f"{dash_server.url}/p/{owner.project}")
     panel = page.locator("[data-body=referrer]")
     expect(panel).to_have_attribute("aria-busy", "true")
-    expect(panel.locator(".loading-note")).to_contain_text("Still working")
+    note = panel.locator(".loading-note")
+    page.clock.run_for(2_400)
+    expect(note).to_have_text("Loading…")
+    page.clock.run_for(200)
+    expect(note).to_contain_text("Still working")
     shoot(page, "overview-loading")
+    page.clock.resume()
     released = True
     for route in held:
         route.continue_()
