@@ -7,9 +7,11 @@ import signal
 import struct
 import subprocess
 import sys
+import threading
 import time
 import uuid
 import zlib
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -18,9 +20,12 @@ import httpx
 import msgspec
 import pytest
 
-from agentlytics.model.event import Event
-from agentlytics.storage.journal import HEADER_SIZE, Journal
+from agentlytics.model.event import EVENT_COLUMNS, Event
+from agentlytics.storage.duckdb import frames
+from agentlytics.storage.journal import HEADER_SIZE, Journal, seed
 from tests.conftest import OWNER_KEY, free_port
+
+EVENT_ID = EVENT_COLUMNS.index("event_id")
 
 
 def start(
@@ -114,7 +119,8 @@ def test_sigterm_commits_and_exits_cleanly(tmp_path: Path) -> None:
     base = f"http://127.0.0.1:{port}"
     p = new_project(base, "term")
     for _ in range(20):
-        httpx.post(base + "/track", json={"token": p["project_token"], "event": "e"})
+        r = httpx.post(base + "/track", json={"token": p["project_token"], "event": "e"})
+        assert r.status_code == 202, r.text
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode in (0, -signal.SIGTERM)
@@ -147,23 +153,26 @@ def test_events_still_in_the_journal_survive_sigkill_and_a_torn_frame(tmp_path: 
         for i in range(10):
             r = httpx.post(base + "/track", json={"token": token, "event": "s", "id": f"s{i}"})
             assert r.status_code == 202
-        journal = tmp_path / "events.duckdb.journal"
-        assert journal.stat().st_size > 150 * 50, "the acknowledged events are in the journal"
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.communicate()
+    journal = tmp_path / "events.duckdb.journal"
     j = Journal(journal)
-    *_, ((_, end), _) = j.frames(j.start, HEADER_SIZE)
+    found = list(j.frames(j.start, HEADER_SIZE))
     j.close()
+    sent = [e["id"] for batch in batches for e in batch] + [f"s{i}" for i in range(10)]
+    journalled = [row[EVENT_ID] for _, payload in found for row in frames.decode(payload)[0]]
+    assert sorted(journalled) == sorted(sent), "the acknowledged events wait in the journal"
+    (_, end), _ = found[-1]
     with open(journal, "r+b") as f:  # what a write cut short by the kill leaves behind
         f.seek(end)
         f.write(b"\x40\x00\x00\x00\x01\x02\x03\x04partial")
     proc = start(tmp_path, port)
     try:
-        assert usage(port, p["id"]) == 160
+        assert usage(port, p["id"]) == len(sent)
         r = httpx.post(base + "/track/batch", json={"token": token, "events": batches[1]})
         assert r.status_code == 202
-        assert usage(port, p["id"]) == 160, "retries of journalled events are deduplicated"
+        assert usage(port, p["id"]) == len(sent), "retries of journalled events are deduplicated"
     finally:
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=30)
@@ -187,14 +196,49 @@ def test_a_read_right_after_the_acknowledgement_sees_the_event(tmp_path: Path) -
         proc.communicate(timeout=30)
 
 
+def first_frame_lap(journal: Path) -> int | None:
+    """The lap of the frame at the start of ``journal``'s first lap (each lap's checksums are
+    seeded with its number; a wrap writes the next lap's first frame there); None while no
+    whole frame is there."""
+    with journal.open("rb") as f:
+        head = f.read(HEADER_SIZE + 8)
+        if len(head) < HEADER_SIZE + 8:
+            return None
+        first = struct.unpack("<4sHxxQ", head[:HEADER_SIZE])[2]
+        length, crc = struct.unpack("<II", head[HEADER_SIZE:])
+        payload = f.read(length)
+    if not length or len(payload) < length:
+        return None
+    return next(
+        (lap for lap in range(first, first + 1000) if zlib.crc32(payload, seed(2, lap)) == crc),
+        None,
+    )
+
+
+def wal_changes(path: Path) -> Callable[[], int]:
+    """How many times DuckDB's WAL beside ``path`` changed size since this was made (each
+    commit of an apply appends to it; a checkpoint empties it)."""
+    wal = path.with_name(path.name + ".wal")
+    sizes = [wal.stat().st_size if wal.exists() else -1]
+
+    def changes() -> int:
+        size = wal.stat().st_size if wal.exists() else -1
+        if size != sizes[-1]:
+            sizes.append(size)
+        return len(sizes) - 1
+
+    return changes
+
+
 @pytest.mark.parametrize("lap_bytes", [None, 40_000], ids=["one lap", "many laps"])
 def test_sigkill_while_the_journal_is_being_applied_loses_nothing(
     tmp_path: Path, lap_bytes: int | None
 ) -> None:
     """The journal is applied to DuckDB in a thread of its own while the writer goes on
-    acknowledging: a kill in the middle of an apply (every 10 ms here) loses no
-    acknowledged event and stores none twice, also with the journal going round laps of
-    40 KB (new frames over applied ones)."""
+    acknowledging: a kill while applies go on (every 10 ms here) loses no acknowledged
+    event and stores none twice, also with the journal going round laps of 40 KB (new
+    frames over applied ones). Clients send until applies were seen to commit (the WAL
+    grew), or until the journal went round three laps, then the server is killed."""
     port = free_port()
     proc = start(
         tmp_path,
@@ -204,17 +248,18 @@ def test_sigkill_while_the_journal_is_being_applied_loses_nothing(
         AGENTLYTICS_INGEST_RATE_LIMIT="0",
     )
     base = f"http://127.0.0.1:{port}"
+    database, journal = tmp_path / "events.duckdb", tmp_path / "events.duckdb.journal"
+    started_at = struct.unpack("<4sHxxQ", journal.read_bytes()[:HEADER_SIZE])[2]
+    enough = threading.Event()
     try:
         p = new_project(base, "applying")
+        applies = wal_changes(database)
 
         def send(worker: int) -> int:
             acked = 0
-            # long enough for laps to go round: a wrap waits for the apply to pass the
-            # start of the lap it would write over
-            deadline = time.monotonic() + (3.0 if lap_bytes else 1.5)
             with httpx.Client(base_url=base) as c:
                 n = 0
-                while time.monotonic() < deadline:
+                while not enough.is_set():
                     batch = [{"event": "b", "id": f"{worker}-{n}-{i}"} for i in range(100)]
                     r = c.post("/track/batch", json={"token": p["project_token"], "events": batch})
                     assert r.status_code == 202, r.text
@@ -222,16 +267,33 @@ def test_sigkill_while_the_journal_is_being_applied_loses_nothing(
                     n += 1
             return acked
 
+        def done() -> bool:
+            if lap_bytes:  # a wrap to lap L waits for the apply to reach lap L - 1
+                lap = first_frame_lap(journal)
+                return lap is not None and lap >= started_at + 3
+            return applies() >= 3
+
         with ThreadPoolExecutor(4) as pool:
-            acked = sum(pool.map(send, range(4)))
+            sent = [pool.submit(send, worker) for worker in range(4)]
+            try:
+                deadline = time.monotonic() + 60
+                while not done():
+                    assert time.monotonic() < deadline, "the journal was not applied while sent to"
+                    assert not any(f.done() for f in sent), [f.exception() for f in sent]
+                    time.sleep(0.005)
+            finally:
+                enough.set()
+            acked = sum(f.result() for f in sent)
+        wrapped_to = first_frame_lap(journal)
     finally:
+        enough.set()
         proc.send_signal(signal.SIGKILL)
         proc.communicate()
-    assert acked >= 1000
     if lap_bytes:
-        with duckdb.connect(str(tmp_path / "events.duckdb"), read_only=True) as con:
+        assert wrapped_to is not None and wrapped_to >= started_at + 3
+        with duckdb.connect(str(database), read_only=True) as con:
             [(lap,)] = con.execute("SELECT generation FROM journal_state").fetchall()
-        assert lap >= 3, "the journal went round laps (1: the first, after the start-up)"
+        assert lap >= wrapped_to - 1, "the applies that let the journal wrap are committed"
     proc = start(tmp_path, port)
     try:
         assert usage(port, p["id"]) == acked

@@ -44,9 +44,11 @@ def test_create_project_is_201_then_idempotent_200(client: httpx.Client) -> None
 
 @pytest.mark.parametrize("name", ["", "has space", "x" * 65, "semi;colon", 42, None])
 def test_project_names_follow_the_contract(client: httpx.Client, name: Any) -> None:
+    before = client.get("/projects").json()
     r = client.post("/projects", json={"name": name})
     assert r.status_code == 400
-    assert r.json()["error"] in {"INVALID_NAME", "MISSING_FIELDS"}
+    assert r.json()["error"] == "INVALID_NAME"
+    assert client.get("/projects").json() == before, "nothing was made"
 
 
 def test_get_patch_delete_project(server: RunningServer, client: httpx.Client) -> None:

@@ -280,12 +280,14 @@ def test_refused_and_duplicate_events_do_not_use_quota(
     make_server: Callable[..., RunningServer],
 ) -> None:
     srv = make_server(max_events_per_month=2)
-    key = srv.new_project()["project_token"]
+    project = srv.new_project()
+    key = project["project_token"]
     assert post(srv, cnv_event("x" * 201, writeKey=key)).status_code == 400
-    assert post(srv, cnv_event(writeKey=key, id="same")).status_code == 200
-    assert post(srv, cnv_event(writeKey=key, id="same")).status_code == 200
-    assert post(srv, cnv_event(writeKey=key)).status_code == 200
-    assert post(srv, cnv_event(writeKey=key)).status_code == 402
+    assert post(srv, cnv_event("first", writeKey=key, id="same")).status_code == 200
+    assert post(srv, cnv_event("first", writeKey=key, id="same")).status_code == 200
+    assert post(srv, cnv_event("second", writeKey=key)).status_code == 200
+    assert post(srv, cnv_event("third", writeKey=key)).status_code == 402
+    assert sorted(r["name"] for r in stored(srv, project["id"])) == ["first", "second"]
 
 
 def test_the_quota_count_survives_a_restart(tmp_path: Path) -> None:

@@ -14,7 +14,10 @@ import httpx
 import pytest
 import redis
 
+from agentlytics.app import _salt_store
 from agentlytics.ingest.privacy import SALT_BYTES, VisitorHasher, client_ip
+from agentlytics.settings import load_settings
+from agentlytics.storage import registry
 from tests.conftest import start_server
 from tests.factories import CHROME_UA
 from tests.storage import backends
@@ -26,18 +29,35 @@ DAY3 = DAY1 + timedelta(days=2)
 
 
 class SaltTable:
-    """A shared salt store with insert-if-absent writes, like a metadata DB table."""
+    """The server's salt store (``app._salt_store``) on a real SQLite metadata store, counting
+    its loads and saves."""
 
-    def __init__(self) -> None:
-        self.rows: dict[str, bytes] = {}
+    def __init__(self, path: Path) -> None:
+        self.meta = registry.open_meta_store(
+            load_settings({"meta": f"sqlite:///{path}"}, environ={})
+        )
+        self._load, self._save = _salt_store(self.meta)
+        self.loads = 0
         self.saves = 0
 
+    @property
+    def rows(self) -> dict[str, bytes]:
+        return self._load()
+
     def load(self) -> dict[str, bytes]:
-        return dict(self.rows)
+        self.loads += 1
+        return self._load()
 
     def save(self, salts: dict[str, bytes]) -> None:
         self.saves += 1
-        self.rows = {day: self.rows.get(day, salt) for day, salt in salts.items()}
+        self._save(salts)
+
+
+@pytest.fixture
+def table(tmp_path: Path) -> Iterator[SaltTable]:
+    salts = SaltTable(tmp_path / "meta.sqlite")
+    yield salts
+    salts.meta.close()
 
 
 def test_a_visitor_id_is_a_prefixed_24_digit_hex() -> None:
@@ -65,8 +85,7 @@ def test_the_salt_rotates_every_utc_day() -> None:
     )
 
 
-def test_yesterdays_ids_can_be_recomputed_but_not_older_ones() -> None:
-    table = SaltTable()
+def test_yesterdays_ids_can_be_recomputed_but_not_older_ones(table: SaltTable) -> None:
     hasher = VisitorHasher(table.load, table.save)
     day1_id = hasher.visitor_id("p1", "203.0.113.7", UA, DAY1)
 
@@ -92,15 +111,15 @@ def test_visitor_ids_on_a_first_day_has_only_todays_id() -> None:
     assert len(VisitorHasher().visitor_ids("p1", "203.0.113.7", UA, DAY1)) == 1
 
 
-def test_workers_sharing_a_salt_store_agree_on_ids() -> None:
-    table = SaltTable()
+def test_workers_sharing_a_salt_store_agree_on_ids(table: SaltTable) -> None:
     first = VisitorHasher(table.load, table.save).visitor_id("p1", "203.0.113.7", UA, DAY1)
     second = VisitorHasher(table.load, table.save).visitor_id("p1", "203.0.113.7", UA, DAY1)
     assert first == second
 
 
-def test_a_worker_that_lost_the_race_to_create_todays_salt_adopts_the_stored_one() -> None:
-    table = SaltTable()
+def test_a_worker_that_lost_the_race_to_create_todays_salt_adopts_the_stored_one(
+    table: SaltTable,
+) -> None:
     # This worker's first load ran before the other worker saved.
     stale_loads: Iterator[dict[str, bytes]] = iter([{}])
 
@@ -113,12 +132,16 @@ def test_a_worker_that_lost_the_race_to_create_todays_salt_adopts_the_stored_one
     assert loser == winner
 
 
-def test_salts_are_loaded_only_when_a_new_day_starts() -> None:
-    table = SaltTable()
+def test_salts_are_loaded_only_when_a_new_day_starts(table: SaltTable) -> None:
     hasher = VisitorHasher(table.load, table.save)
-    for minute in range(50):
+    hasher.visitor_id("p1", "203.0.113.0", UA, DAY1)
+    loads = table.loads
+    assert (loads, table.saves) == (2, 1), "load, save the new day's salt, load again"
+    for minute in range(1, 50):
         hasher.visitor_id("p1", f"203.0.113.{minute}", UA, DAY1 + timedelta(minutes=minute))
-    assert table.saves == 1
+    assert (table.loads, table.saves) == (loads, 1)
+    hasher.visitor_id("p1", "203.0.113.0", UA, DAY2)
+    assert (table.loads, table.saves) == (loads + 2, 2)
 
 
 def test_the_day_is_the_utc_day_of_now() -> None:

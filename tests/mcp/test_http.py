@@ -4,6 +4,7 @@ the rate limit."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -206,12 +207,15 @@ async def test_over_the_rate_limit_a_call_gets_429_with_retry_after(make_server:
         for _ in range(3):
             await call(client, "list_projects")
         await client.list_tools()  # discovery is not charged
+        before_ms = time.time() * 1000  # in the window of the three calls, or none is refused
         with pytest.raises(MCPError) as refused:
             await client.call_tool("list_projects", {})
     assert refused.value.code == -32029
     data = refused.value.data
     assert data["error"] == "rate_limit_exceeded"
-    assert data["retryAfter"] >= 1 and data["resetAt"] > 0
+    # the window is the minute: it resets at the next whole minute, at most 60 s away
+    assert 1 <= data["retryAfter"] <= 60 and data["resetAt"] % 60_000 == 0
+    assert 0 < data["resetAt"] - before_ms <= 60_000
     assert "3 tool calls/min per account" in data["message"]
     body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "get_usage"}}
     r = raw_post(limited.url, body, limited.owner_key)

@@ -151,17 +151,28 @@ def test_reads_overlap_only_while_no_other_statement_runs(server: RunningServer)
     engine.together(where, where)
     assert ran[0] == threading.current_thread().name and ran[1].startswith("agentlytics-read")
 
-    busy = threading.Thread(
-        target=engine.fetch, args=(scope, "SELECT sum(range) AS s FROM range(3000000000)")
-    )
+    # another request's statement, held running (by a function that waits) until released
+    release = threading.Event()
+    name = f"held_{uuid.uuid4().hex[:8]}"
+
+    def held() -> int:
+        release.wait(30)
+        return 1
+
+    store: Any = server.services.events
+    store._call(lambda: store._con.create_function(name, held, [], "BIGINT", side_effects=True))
+    busy = threading.Thread(target=engine.fetch, args=(scope, f"SELECT {name}() AS h"))
     busy.start()
-    deadline = time.monotonic() + 30
-    while not engine._running and time.monotonic() < deadline:
-        time.sleep(0.001)
-    assert engine._running == 1
-    ran.clear()
-    engine.together(where, where)
-    assert engine._running == 1, "the other statement was still running"
-    assert ran == [threading.current_thread().name] * 2
-    busy.join()
+    try:
+        deadline = time.monotonic() + 30
+        while not engine._running:
+            assert time.monotonic() < deadline, "the other statement never started"
+            time.sleep(0.001)
+        ran.clear()
+        engine.together(where, where)
+        assert engine._running == 1, "the other statement was still running"
+        assert ran == [threading.current_thread().name] * 2
+    finally:
+        release.set()
+        busy.join()
     assert engine._running == 0

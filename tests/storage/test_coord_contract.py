@@ -27,14 +27,17 @@ async def next_event(sub: AsyncIterator[tuple[str, dict[str, Any]]]) -> tuple[st
 
 
 async def until_live(
-    publisher: Coordinator, sub: AsyncIterator[tuple[str, dict[str, Any]]], project: str
+    publisher: Coordinator,
+    sub: AsyncIterator[tuple[str, dict[str, Any]]],
+    project: str,
+    wait_s: float = WAIT_S,
 ) -> list[dict[str, Any]]:
     """Publish pings until the subscriber sees one: from then on it misses nothing.
 
     Returns the events it yielded meanwhile.
     """
     pending = asyncio.ensure_future(anext(sub))
-    deadline = time.monotonic() + WAIT_S
+    deadline = time.monotonic() + wait_s
     n = 0
     while not pending.done():
         assert time.monotonic() < deadline, "the subscriber never saw an event"
@@ -74,9 +77,12 @@ async def test_concurrent_hits_never_overshoot(coord: Coordinator) -> None:
     assert max(d.count for d in decisions) == 99
 
 
-def in_process_only(request: pytest.FixtureRequest, coord_url: str, reason: str) -> None:
+def in_process_only(request: pytest.FixtureRequest, coord_url: str, reason: str) -> bool:
+    """Marks the test an expected failure on the in-process coordinator; whether it is."""
     if coord_url.startswith("memory"):
         request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
+        return True
+    return False
 
 
 async def test_hits_from_two_workers_share_one_window(
@@ -162,12 +168,14 @@ async def test_an_unknown_last_id_means_from_now_on(coord: Coordinator) -> None:
 async def test_a_subscriber_on_one_worker_sees_events_published_by_another(
     request: pytest.FixtureRequest, coord_url: str
 ) -> None:
-    in_process_only(request, coord_url, "the in-process bus reaches its own process only")
+    apart = in_process_only(request, coord_url, "the in-process bus reaches its own process only")
     a = registry.open_coordinator(backends.settings(coord=coord_url))
     b = registry.open_coordinator(backends.settings(coord=coord_url))
     sub = a.subscribe("p")
     try:
-        await until_live(b, sub, "p")
+        # in-process, a publish reaches its own subscribers at once: no need to wait long to
+        # see that it never reaches another instance's
+        await until_live(b, sub, "p", 0.5 if apart else WAIT_S)
         await b.publish("p", [{"from": "b"}])
         event_id, event = await next_event(sub)
         assert event == {"from": "b"}

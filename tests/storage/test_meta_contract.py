@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from agentlytics.app import _salt_store
 from agentlytics.ingest.privacy import VisitorHasher
 from agentlytics.model.project import Account, ApiKey, Project
 from agentlytics.storage import registry
@@ -208,30 +208,10 @@ def test_concurrent_compare_and_set_lets_exactly_one_writer_win(meta_url: str) -
             store.close()
 
 
-def salt_callbacks(
-    meta: MetaStore,
-) -> tuple[object, object]:
-    """Visitor-salt load/save over a MetaStore, keeping a salt another worker saved first."""
-
-    def load() -> dict[str, bytes]:
-        raw = meta.get_state("visitor_salts")
-        return {day: bytes.fromhex(salt) for day, salt in json.loads(raw or "{}").items()}
-
-    def save(salts: dict[str, bytes]) -> None:
-        while True:
-            raw = meta.get_state("visitor_salts")
-            stored = json.loads(raw or "{}")
-            merged = {day: stored.get(day, salt.hex()) for day, salt in salts.items()}
-            if meta.compare_and_set_state("visitor_salts", raw, json.dumps(merged)):
-                return
-
-    return load, save
-
-
 def test_workers_racing_for_the_days_salt_converge_on_one(meta_url: str) -> None:
     stores = [registry.open_meta_store(backends.settings(meta=meta_url)) for _ in range(4)]
     try:
-        hashers = [VisitorHasher(*salt_callbacks(s)) for s in stores]  # type: ignore[arg-type]
+        hashers = [VisitorHasher(*_salt_store(s)) for s in stores]
         barrier = threading.Barrier(len(hashers))
         now = datetime(2026, 3, 1, 12, tzinfo=UTC)
 

@@ -8,9 +8,9 @@ each test opens its own context with that session. Screenshots go to test-artifa
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
@@ -242,12 +242,27 @@ def test_without_uplot_the_charts_become_tables(
     chart = page.locator("[data-body=chart]")
     expect(chart.locator("table")).to_have_count(1)
     assert chart.locator(".uplot").count() == 0
-    rows = json.loads(
-        page.evaluate(
-            "JSON.stringify([...document.querySelectorAll('[data-body=chart] tbody tr')].length)"
-        )
+    cells = chart.locator("tbody tr").evaluate_all(
+        "rows => rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent))"
     )
-    assert rows >= 7
+    with owner.api(dash_server) as api:  # what the chart asks for (the default range: 7d)
+        spec = {"metrics": ["unique_users", "pageviews"], "group_by": ["date"], "limit": 1000}
+        answer = api.post(
+            "/query", json={"project": owner.project, "date_from": "7d", **spec}
+        ).json()
+    # one row per day of the range, zero-filled, the API's numbers on the days with traffic
+    first, last = (date.fromisoformat(answer["period"][k][:10]) for k in ("from", "to"))
+    days = [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+    by_day = {r["date"]: r for r in answer["rows"]}
+    assert len(days) >= 7 and set(by_day) <= set(days)
+    assert [row[:3] for row in cells] == [
+        [
+            day,
+            f"{by_day.get(day, {}).get('unique_users', 0):,}",
+            f"{by_day.get(day, {}).get('pageviews', 0):,}",
+        ]
+        for day in days
+    ]
 
 
 def test_experiment_variants_probability_and_recommendation(
@@ -317,11 +332,20 @@ def test_slow_queries_show_a_loading_state(
             held.append(route)
 
     page.route("**/query", hold)
+    # the page's timers run only when told: the note's 2.5 s pass at once
+    start = datetime.now(UTC)
+    page.clock.install(time=start)
+    page.clock.pause_at(start + timedelta(seconds=1))
     page.goto(f"{dash_server.url}/p/{owner.project}")
     panel = page.locator("[data-body=referrer]")
     expect(panel).to_have_attribute("aria-busy", "true")
-    expect(panel.locator(".loading-note")).to_contain_text("Still working")
+    note = panel.locator(".loading-note")
+    page.clock.run_for(2_400)
+    expect(note).to_have_text("Loading…")
+    page.clock.run_for(200)
+    expect(note).to_contain_text("Still working")
     shoot(page, "overview-loading")
+    page.clock.resume()
     released = True
     for route in held:
         route.continue_()

@@ -76,7 +76,13 @@ def test_every_page_loads_its_panels_without_errors(
     expect(page.locator(".path.goal").first).to_be_visible()
     page.goto(f"{dash_server.url}/p/{owner.project}/retention")
     settle(page)
-    assert page.locator("table.retention td.heat").count() > 0
+    with owner.api(dash_server) as api:  # the form's defaults: weekly, eight cohorts
+        params = {"project": owner.project, "period": "week", "cohorts": 8}
+        ret = api.get("/retention", params=params).json()
+    # 30 visitors and the MCP agent, each in the cohort of their first week
+    assert ret["users_analyzed"] == sum(c["users"] for c in ret["cohorts"]) == 31
+    heat = sum(len(c["rates"]) for c in ret["cohorts"] if c["users"]) + len(ret["average_rates"])
+    assert page.locator("table.retention td.heat").count() == heat > 0
     page.goto(f"{dash_server.url}/p/{owner.project}/mcp")
     settle(page)
     assert kpis(page)["call_count"] == 40
@@ -84,7 +90,10 @@ def test_every_page_loads_its_panels_without_errors(
     page.goto(f"{dash_server.url}/p/{owner.project}/user?id=v03")
     settle(page)
     assert page.locator("#user-title").inner_text() == "v03@shop.example"
-    assert page.locator("ol.timeline li").count() > 0
+    # v03 (group 0, visitor 3) has one session (1 + 3 % 3) 40 hours ago, on journey 3: four
+    # pages, a sign-up and a purchase
+    names = page.locator("ol.timeline li strong").all_inner_texts()
+    assert sorted(names) == sorted(["page_view"] * 4 + ["signup", "purchase"])
 
 
 def test_overview_numbers_equal_the_api(
