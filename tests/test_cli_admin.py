@@ -69,3 +69,33 @@ def test_keys_list_shows_whole_ids_in_an_80_column_terminal(tmp_path: Path) -> N
     for key_id in ids:
         assert key_id in result.output, result.output
     assert "revoked" in run("keys", "revoke", ids[1], *d)
+
+
+def test_projects_list_shows_whole_ids_and_write_keys_in_an_80_column_terminal(
+    tmp_path: Path,
+) -> None:
+    """The id and write key (24 and 36 characters) leave no room for a table's other columns
+    in 80: each project is then a record of lines; at 200 columns, still a table."""
+    d = ["--data-dir", str(tmp_path)]
+    run("projects", "create", "shop", *d)
+    run("projects", "create", "blog", *d)
+    meta = registry.open_meta_store(load_settings({"data_dir": str(tmp_path)}, environ={}))
+    try:
+        [owner] = meta.list_accounts()
+        projects = meta.list_projects(owner.id)
+    finally:
+        meta.close()
+    assert len(projects) == 2
+    narrow = runner.invoke(app, ["projects", "list", *d], env={"COLUMNS": "80", "NO_COLOR": "1"})
+    assert narrow.exit_code == 0, narrow.output
+    assert max(len(line) for line in narrow.output.splitlines()) <= 80
+    for p in projects:
+        assert f"id         {p.id}" in narrow.output, narrow.output
+        assert f"write key  {p.write_key}" in narrow.output, narrow.output
+        assert f"name       {p.name}" in narrow.output, narrow.output
+    wide = run("projects", "list", *d)  # 200 columns
+    header = next(line for line in wide.splitlines() if " id " in line)
+    assert all(h in header for h in ("name", "write key", "origins", "timezone")), wide
+    for p in projects:
+        [line] = [line for line in wide.splitlines() if p.id in line]
+        assert p.write_key in line and p.name in line, wide

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from agentlytics.cli.options import Config, DataDir, console, out, settings_from
 from agentlytics.errors import AgentlyticsError
@@ -52,14 +53,26 @@ def _when(ms: int | None) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M") if ms else "-"
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], whole: Sequence[str]) -> Table:
+def _table(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], whole: Sequence[str]
+) -> Table | Text:
     """A table whose ``whole`` columns (ids and keys, to copy into another command) are never
-    cut or wrapped, however narrow the terminal or pipe: the other columns give way."""
+    cut or wrapped, however narrow the terminal or pipe: the other columns give way. When
+    even those do not fit beside a few characters of each other column, one record per row
+    (a ``header  value`` line each) instead."""
+    widths = {h: max([len(h), *(len(row[i]) for row in rows)]) for i, h in enumerate(headers)}
+    # each column takes its width plus 3 (borders, padding); the others at least 6 more
+    need = 1 + sum(widths[h] + 3 if h in whole else 9 for h in headers)
+    if rows and need > out.width:
+        label = max(len(h) for h in headers)
+        lines = []
+        for row in rows:
+            lines += [f"{h:<{label}}  {v}" for h, v in zip(headers, row, strict=True)] + [""]
+        return Text("\n".join(lines[:-1]))
     table = Table()
-    for index, header in enumerate(headers):
+    for header in headers:
         if header in whole:
-            width = max([len(header), *(len(row[index]) for row in rows)])
-            table.add_column(header, no_wrap=True, min_width=width)
+            table.add_column(header, no_wrap=True, min_width=widths[header])
         else:
             table.add_column(header)
     for row in rows:
@@ -128,12 +141,12 @@ def projects_list(
 ) -> None:
     """List projects with their write keys."""
     with _service(data_dir, config) as service:
-        table = Table("id", "name", "write key", "origins", "timezone", "created")
-        for p in service.list_projects(_account(service, account)):
-            table.add_row(
-                p.id, p.name, p.write_key, p.allowed_origins, p.timezone, _when(p.created_at)
-            )
-        out.print(table)
+        headers = ("id", "name", "write key", "origins", "timezone", "created")
+        rows = [
+            (p.id, p.name, p.write_key, p.allowed_origins, p.timezone, _when(p.created_at))
+            for p in service.list_projects(_account(service, account))
+        ]
+        out.print(_table(headers, rows, whole=("id", "write key")))
 
 
 @accounts_app.command("list")
