@@ -43,7 +43,7 @@ import pyarrow as pa
 from agentlytics.model.event import BotHit, Event, Identity
 from agentlytics.storage.arrow import event_of, rows_table
 from agentlytics.storage.dedupe import RecentIds, id_key, row_keys
-from agentlytics.storage.duckdb import dims, frames, properties, rollup, users
+from agentlytics.storage.duckdb import bulk, dims, frames, properties, rollup, users
 from agentlytics.storage.duckdb.frames import Row
 from agentlytics.storage.duckdb.retention import Retention
 from agentlytics.storage.duckdb.schema import migrate
@@ -494,38 +494,21 @@ class DuckDBEventStore:
         """Bulk-load an Arrow table (columns in the table's order) in one transaction, with
         no dedupe: for loaders that generate fresh ids (``bench/datagen.py``). It runs in the
         writer thread, between group commits. Returns the rows written."""
-        if into not in ("events", "bot_hits", "identities"):
+        if into not in bulk.TABLES:
             raise ValueError(f"cannot bulk-load into {into!r}")
-        verb = "INSERT OR REPLACE" if into == "identities" else "INSERT"
 
         def load() -> None:
-            con = self._con
             # a key being filled counts every stored event received before its mark, and
             # the load counts its rows for every listed key: fills finish first, or loaded
             # rows received before a mark would be counted twice
             while self._keys.filling:
                 self._fill_step()
-            con.register("_bulk", table)
-            con.execute("BEGIN")
-            try:
-                con.execute(f"{verb} INTO {into} SELECT * FROM _bulk")
-                if into == "events" and self._rollups:
-                    # rows received before the watermark would otherwise never be counted
-                    rollup.count_bulk(con, "_bulk", self._watermark)
-                elif into == "identities":
-                    users.identify_bulk(con, "_bulk")
-                con.execute("COMMIT")
-            except Exception:
-                with contextlib.suppress(duckdb.Error):
-                    con.execute("ROLLBACK")
-                raise
-            finally:
-                con.unregister("_bulk")
-            self.user_numbers = users.highest(con)
+            bulk.load(self._con, table, into, self._watermark if self._rollups else None)
+            self.user_numbers = users.highest(self._con)
             if into == "identities":
                 self.identity_version += 1
             elif self._retention.days:
-                self._retention.expire(con)
+                self._retention.expire(self._con)
 
         self._call(load)
         return int(table.num_rows)
