@@ -14,11 +14,12 @@ temporary data dir. CPU time of this thread (``time.thread_time``), per event, t
 All of it holds the GIL, so its sum bounds what one process can ingest: at 10 µs per event
 the bound is 100,000 events/s with nothing else running.
 
-``--sql-probe`` also times a design probe: the same bodies parsed by DuckDB in one statement
-(``from_json`` into the event fields, the page's URL, referrer and path read from the
-properties), which runs without the GIL: what decoding and part of the rows would cost if
-the pipeline's per-event work moved into SQL (not the whole pipeline: no checks, no UTM, no
-enrichment).
+``--sql-probe`` also times a design probe: the same bodies parsed and shaped by DuckDB in
+one statement, which runs without the GIL (``from_json`` into the event fields; the name's
+and the properties' checks; the URL's host and path, the referrer's host and the UTM
+parameters by regular expressions): what the decode and the rows would cost if the
+pipeline's per-event work moved into SQL. Not all of it: no timestamps, no MCP value
+checks beyond the type, no per-event messages, no user agent or geo (per request anyway).
 """
 
 from __future__ import annotations
@@ -86,15 +87,27 @@ _PROBE_SHAPE = (
     '"properties": "JSON", "primitive_type": "VARCHAR", "primitive_name": "VARCHAR", '
     '"latency_ms": "DOUBLE", "success": "BOOLEAN"}]}'
 )
+_UTM = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 _PROBE_SQL = f"""
 WITH b AS (SELECT from_json(j, '{_PROBE_SHAPE}') AS d FROM (SELECT unnest(?::VARCHAR[]) AS j)),
-e AS (SELECT d.token, unnest(d.events) AS ev FROM b)
-SELECT token, ev.event, ev.id, ev.user_id, ev.anonymous_id, ev.session_id,
-  ev.properties::VARCHAR AS properties, json_extract_string(ev.properties, '$.url') AS url,
-  json_extract_string(ev.properties, '$.referrer') AS referrer,
-  json_extract_string(ev.properties, '$.path') AS path, ev.primitive_name, ev.latency_ms,
-  ev.success
-FROM e"""
+e AS (SELECT d.token, unnest(d.events) AS ev FROM b),
+p AS (
+  SELECT token, ev.*, ev.properties::VARCHAR AS text,
+    json_extract_string(ev.properties, '$.url') AS url,
+    json_extract_string(ev.properties, '$.referrer') AS referrer,
+    json_extract_string(ev.properties, '$.path') AS prop_path
+  FROM e)
+SELECT token, trim(event) AS name, length(trim(event)) BETWEEN 1 AND 200 AS name_ok, id,
+  user_id, anonymous_id, session_id, text,
+  len(json_keys(properties)) <= 100 AND strlen(text) <= 32768 AS properties_ok,
+  url, regexp_extract(url, '^[a-zA-Z][a-zA-Z0-9+.-]*://([^/?#]+)', 1) AS host,
+  coalesce(prop_path, regexp_extract(url, '^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*([^?#]*)', 1))
+    AS path,
+  referrer, regexp_extract(referrer, '^[a-zA-Z][a-zA-Z0-9+.-]*://([^/?#]+)', 1) AS ref_host,
+  {", ".join(f"regexp_extract(url, '[?&]{k}=([^&#]*)', 1) AS {k}" for k in _UTM)},
+  primitive_type IS NULL OR primitive_type IN ('tool', 'resource', 'prompt') AS mcp_ok,
+  primitive_name, latency_ms, success
+FROM p"""
 
 
 def sql_probe(bodies: list[bytes]) -> float:
