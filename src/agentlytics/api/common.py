@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -15,9 +14,10 @@ from starlette.responses import Response
 
 from agentlytics.api.middleware import BODY_KEY
 from agentlytics.app import Services
-from agentlytics.errors import RateLimited, ValidationError
+from agentlytics.errors import ValidationError
 from agentlytics.ingest.draft import RequestContext
 from agentlytics.ingest.privacy import client_ip
+from agentlytics.limits import charge
 from agentlytics.projects.service import Principal
 
 T = TypeVar("T")
@@ -164,17 +164,14 @@ async def charge_read(request: Request) -> None:
     limit = svc.settings.read_rate_limit
     if limit <= 0 or not api_key(request):
         return
-    who = principal(request)
-    decision = await svc.coord.hit(f"read:{who.account.id}", 1, limit, 60)
-    if not decision.allowed:
-        retry = max(1, math.ceil((decision.reset_at_ms - time.time() * 1000) / 1000))
-        raise RateLimited(
-            f"API read rate limit exceeded ({limit} reads/min per account). Retry after {retry} s.",
-            retry_after=retry,
-            reset_at_ms=decision.reset_at_ms,
-            reason="rate_limit",
-            remaining=decision.remaining,
-        )
+    await charge(
+        svc.coord,
+        f"read:{principal(request).account.id}",
+        limit,
+        60,
+        "API read rate limit exceeded ({limit} reads/min per account). Retry after {retry} s.",
+        reason="rate_limit",
+    )
 
 
 def charged(handler: Callable[[Request], Awaitable[Response]]) -> Callable[..., Any]:

@@ -30,12 +30,12 @@ from typing import Any, Literal
 
 import msgspec
 
-from agentlytics.errors import RateLimited
 from agentlytics.ingest import enrich
 from agentlytics.ingest.bots import classify_bot
 from agentlytics.ingest.draft import Draft, RequestContext
 from agentlytics.ingest.geo import GeoResolver
 from agentlytics.ingest.privacy import VisitorHasher
+from agentlytics.limits import charge
 from agentlytics.model.event import BotHit, Event
 from agentlytics.model.project import Project
 from agentlytics.settings import Settings
@@ -405,19 +405,15 @@ class Ingestor:
         return event, work.properties
 
     async def check_rate(self, project: Project, count: int) -> None:
-        limit = self.settings.ingest_rate_limit
-        if limit <= 0 or count == 0:
-            return
-        decision = await self.coord.hit(f"ingest:{project.id}", count, limit, 60)
-        if not decision.allowed:
-            now = int(time.time() * 1000)
-            raise RateLimited(
-                f"Ingest rate limit exceeded ({limit} events/min). Retry after reset.",
-                retry_after=math.ceil((decision.reset_at_ms - now) / 1000),
-                reset_at_ms=decision.reset_at_ms,
-                reason="rate_limit",
-                remaining=decision.remaining,
-            )
+        await charge(
+            self.coord,
+            f"ingest:{project.id}",
+            self.settings.ingest_rate_limit,
+            60,
+            "Ingest rate limit exceeded ({limit} events/min). Retry after reset.",
+            cost=count,
+            reason="rate_limit",
+        )
 
     async def ingest(
         self, project: Project, drafts: Sequence[Draft], ctx: RequestContext

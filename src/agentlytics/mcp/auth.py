@@ -15,8 +15,6 @@ middleware, admits the key ``agentlytics mcp`` was started with (or the owner).
 from __future__ import annotations
 
 import json
-import math
-import time
 from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import Any
@@ -29,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agentlytics.app import Services
 from agentlytics.errors import AuthError, RateLimited
+from agentlytics.limits import charge
 from agentlytics.model.project import ApiKey
 from agentlytics.projects.service import Principal
 from agentlytics.query.engine import only_environment
@@ -101,19 +100,14 @@ class Admission:
         return principal
 
     async def charge(self, principal: Principal) -> None:
-        limit = self.services.settings.mcp_rate_limit
-        if limit <= 0:
-            return
-        decision = await self.services.coord.hit(f"mcp:{principal.account.id}", 1, limit, 60)
-        if not decision.allowed:
-            retry = max(1, math.ceil((decision.reset_at_ms - time.time() * 1000) / 1000))
-            raise RateLimited(
-                f"MCP rate limit exceeded ({limit} tool calls/min per account). "
-                f"Retry after {retry} s.",
-                retry_after=retry,
-                reset_at_ms=decision.reset_at_ms,
-                code="rate_limit_exceeded",
-            )
+        await charge(
+            self.services.coord,
+            f"mcp:{principal.account.id}",
+            self.services.settings.mcp_rate_limit,
+            60,
+            "MCP rate limit exceeded ({limit} tool calls/min per account). Retry after {retry} s.",
+            code="rate_limit_exceeded",
+        )
 
 
 def rate_limit_data(exc: RateLimited) -> dict[str, Any]:

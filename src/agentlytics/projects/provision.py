@@ -12,7 +12,6 @@ deployment slug returns the same project and charges neither limit past the glob
 from __future__ import annotations
 
 import asyncio
-import math
 import re
 import threading
 import time
@@ -20,7 +19,8 @@ import unicodedata
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from agentlytics.errors import AgentlyticsError, ForbiddenError, NotFound, RateLimited
+from agentlytics.errors import AgentlyticsError, ForbiddenError, NotFound
+from agentlytics.limits import charge
 from agentlytics.model.project import Account, Project
 from agentlytics.projects import keys
 from agentlytics.projects.service import ProjectService
@@ -111,16 +111,14 @@ class Provisioner:
                 "project write key, or create a project with an API key (POST /projects)",
                 code="provisioning_disabled",
             )
-        if s.provision_rate_global > 0:
-            decision = await self.coord.hit("provision:global", 1, s.provision_rate_global, 60)
-            if not decision.allowed:
-                now = time.time() * 1000
-                raise RateLimited(
-                    "Provision rate limit exceeded. Try again in a minute.",
-                    retry_after=math.ceil((decision.reset_at_ms - now) / 1000),
-                    reset_at_ms=decision.reset_at_ms,
-                    code="rate_limit_exceeded",
-                )
+        await charge(
+            self.coord,
+            "provision:global",
+            s.provision_rate_global,
+            60,
+            "Provision rate limit exceeded. Try again in a minute.",
+            code="rate_limit_exceeded",
+        )
         async with self._lock:
             if deployment_slug:
                 existing = self.meta.find_project(deployment_slug=deployment_slug)
