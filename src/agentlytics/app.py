@@ -105,7 +105,7 @@ def build_services(settings: Settings) -> Services:
         ingest=ingest,
         query=query,
         experiments=ExperimentService(meta, query),
-        provisioner=Provisioner(projects, coord, settings),
+        provisioner=Provisioner(projects, coord, settings, ingest.hasher),
         metered_ingest=MeteredIngest(ingest, MonthlyQuota(events, settings.max_events_per_month)),
         mcp_sessions=McpSessions(meta),
         bootstrap_key=bootstrap_key,

@@ -166,8 +166,9 @@ async def provision(request: Request) -> Response:
     svc = services(request)
     slug = clean_slug(body.get("convexDeploymentSlug") or body.get("deploymentSlug"))
     try:
-        client = svc.ingest.hasher.address_key("provision", request_context(request).client_ip)
-        made = await svc.provisioner.provision(clean_display_name(body.get("name")), slug, client)
+        made = await svc.provisioner.provision(
+            clean_display_name(body.get("name")), slug, request_context(request).client_ip
+        )
     except ForbiddenError as exc:
         return json_response({"error": exc.code, "message": exc.message}, 403)
     except RateLimited as exc:

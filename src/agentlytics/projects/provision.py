@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from agentlytics.errors import AgentlyticsError, ForbiddenError, NotFound
+from agentlytics.ingest.privacy import VisitorHasher
 from agentlytics.limits import charge
 from agentlytics.model.project import Account, Project
 from agentlytics.projects import keys
@@ -87,17 +88,26 @@ def clean_slug(slug: object) -> str | None:
 
 
 class Provisioner:
-    def __init__(self, projects: ProjectService, coord: Coordinator, settings: Settings) -> None:
+    def __init__(
+        self,
+        projects: ProjectService,
+        coord: Coordinator,
+        settings: Settings,
+        hasher: VisitorHasher,
+    ) -> None:
         self.projects = projects
         self.meta = projects.meta
         self.coord = coord
         self.settings = settings
+        self.hasher = hasher
         self._lock = asyncio.Lock()
 
-    async def provision(self, name: str, deployment_slug: str | None, client: str) -> Provisioned:
-        """An unclaimed project (or the one already made for this deployment slug), for
-        ``client``: the requester's address as a key (``VisitorHasher.address_key``: the
-        address itself is never kept, not even by the rate limit).
+    async def provision(
+        self, name: str, deployment_slug: str | None, client_ip: str | None
+    ) -> Provisioned:
+        """An unclaimed project (or the one already made for this deployment slug). The
+        per-client limit counts ``client_ip`` under a salted key
+        (``VisitorHasher.address_key``): the address itself is never kept.
 
         Raises:
             ForbiddenError: the operator turned open provisioning off.
@@ -127,6 +137,7 @@ class Provisioner:
                 if existing is not None:
                     return Provisioned(existing, created=False)
             if s.provision_rate_per_ip > 0:
+                client = self.hasher.address_key("provision", client_ip)
                 key = f"provision:client:{client}"
                 decision = await self.coord.hit(key, 1, s.provision_rate_per_ip, 3600)
                 if not decision.allowed:
