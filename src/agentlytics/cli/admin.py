@@ -60,7 +60,11 @@ def _table(
     cut or wrapped, however narrow the terminal or pipe: the other columns give way. When
     even those do not fit beside a few characters of each other column, one record per row
     (a ``header  value`` line each) instead."""
-    widths = {h: max([len(h), *(len(row[i]) for row in rows)]) for i, h in enumerate(headers)}
+    widths = {
+        h: max([len(h), *(len(row[i]) for row in rows)])
+        for i, h in enumerate(headers)
+        if h in whole
+    }
     # each column takes its width plus 3 (borders, padding); the others at least 6 more
     need = 1 + sum(widths[h] + 3 if h in whole else 9 for h in headers)
     if rows and need > out.width:

@@ -34,7 +34,6 @@ from datetime import datetime, timedelta
 from agentlytics.model.event import PAGE_VIEW
 from agentlytics.query import fragments
 from agentlytics.query.build import _TIME_DIMENSIONS, Scope, group_keys, grouped
-from agentlytics.query.fragments import whole_hours
 from agentlytics.query.model import QuerySpec
 from agentlytics.storage.duckdb.users import found_sql
 
@@ -53,7 +52,7 @@ def usable(scope: Scope) -> tuple[datetime, datetime] | None:
     """The whole UTC hours the summary can answer for, when it can answer this scope."""
     if not scope.user_hours or scope.dialect.shift_local is None or not names_only(scope):
         return None
-    return whole_hours(scope)
+    return fragments.whole_hours(scope)
 
 
 def names_only(scope: Scope) -> bool:

@@ -21,9 +21,8 @@ def load(
     """``table`` (columns in the table's order) into ``into``, in one transaction, with no
     dedupe. Loaded events received before ``watermark`` (None: the store keeps no rollups)
     are counted into the summaries, which would otherwise never count them; identities get
-    their users' numbers and aliases. Identities replace the map's rows for the same ids."""
-    if into not in TABLES:
-        raise ValueError(f"cannot bulk-load into {into!r}")
+    their users' numbers and aliases. Identities replace the map's rows for the same ids.
+    ``into`` is one of ``TABLES`` (the store checks it before the load reaches its writer)."""
     verb = "INSERT OR REPLACE" if into == "identities" else "INSERT"
     con.register("_bulk", table)
     con.execute("BEGIN")
