@@ -19,7 +19,8 @@ emptied.
 
 Events travel as rows (tuples in ``EVENT_COLUMNS`` order, times as unix ms): the columnar
 batch path makes them directly (``append_rows``), ``append`` turns ``Event``s into rows; the
-journal's frames hold rows (``frames.py``), and an apply converts them into one Arrow table.
+journal's frames hold rows as JSON (``frames.py``), and an apply has DuckDB insert the rows of
+its frames in one statement (``frames.insert``).
 
 Between commits the writer keeps the hourly rollup current (``rollup.py``); bulk loads and
 other maintenance run in the writer thread too, so every write is serialized through it.
@@ -58,7 +59,8 @@ _MAINTAIN_EVERY_S = 30.0  # rollup upkeep at least this often
 APPLY_ROWS = 20_000
 #: while an apply is in flight, the writer waits for it once this many events are pending
 MAX_PENDING = 4 * APPLY_ROWS
-#: from this many rows on, an apply inserts them as an Arrow table (``_insert_arrow``)
+#: from this many rows on, an apply inserts them in one statement (``frames.insert``), not
+#: through the appender
 ARROW_ROWS = 256
 #: DuckDB checkpoints its WAL into the file once the WAL is this large. Each checkpoint
 #: recompresses the table's unfinished row group, so at DuckDB's default (16 MB, one
@@ -102,6 +104,8 @@ class DuckDBEventStore:
         #: event rows and bot hits journalled (acknowledged) but not yet in DuckDB
         self._pending: list[Row] = []
         self._pending_bots: list[BotHit] = []
+        #: the journal frames of ``_pending``, in the same order (what an apply inserts)
+        self._pending_frames: list[bytes] = []
         self._pending_since = 0.0
         self._apply_s = apply_ms / 1000
         self._retention = Retention(retention_days)
@@ -130,9 +134,11 @@ class DuckDBEventStore:
         #: each project's highest user number (``users.py``); it may lag (readers allow it)
         self.user_numbers = users.highest(self._con)
         self._journal: Journal | None = None
-        #: the apply thread, and the apply in flight there: (future, its rows, its bot hits)
+        #: the apply thread, and the apply in flight there: (future, its rows, bot hits, frames)
         self._applier = concurrent.futures.ThreadPoolExecutor(1, "duckdb-apply")
-        self._applying: tuple[concurrent.futures.Future[None], list[Row], list[BotHit]] | None
+        self._applying: (
+            tuple[concurrent.futures.Future[None], list[Row], list[BotHit], list[bytes]] | None
+        )
         self._applying = None
         if journal and path != ":memory:":
             self._journal = Journal(path + ".journal")
@@ -285,7 +291,7 @@ class DuckDBEventStore:
                     identities,
                     (journal.generation, journal.end),
                 )
-                self._pending, self._pending_bots = [], []
+                self._pending, self._pending_bots, self._pending_frames = [], [], []
             elif fresh or bots:
                 frame = frames.encode(fresh, bots)
                 try:
@@ -297,6 +303,7 @@ class DuckDBEventStore:
                     self._pending_since = time.monotonic()
                 self._pending += fresh
                 self._pending_bots += bots
+                self._pending_frames.append(frame)
         except Exception as exc:
             log.exception("commit failed")
             for key in added:
@@ -334,26 +341,27 @@ class DuckDBEventStore:
         so DuckDB still sees one writer."""
         journal = self._journal
         assert journal is not None
-        rows, bots = self._pending, self._pending_bots
+        rows, bots, frames_ = self._pending, self._pending_bots, self._pending_frames
         future = self._applier.submit(
-            self._write, rows, bots, [], (journal.generation, journal.end)
+            self._write, rows, bots, [], (journal.generation, journal.end), frames_
         )
         # in this order: a read (``_sync``) must always find them pending or in flight
-        self._applying = (future, rows, bots)
-        self._pending, self._pending_bots = [], []
+        self._applying = (future, rows, bots, frames_)
+        self._pending, self._pending_bots, self._pending_frames = [], [], []
 
     def _settle_apply(self) -> None:
         """Wait for the apply in flight, if any (writer thread); if it failed, its events
         are pending again, to be retried in ``apply_ms``."""
         if self._applying is None:
             return
-        future, rows, bots = self._applying
+        future, rows, bots, frames_ = self._applying
         try:
             future.result()
         except Exception:
             log.exception("applying the ingest journal failed; retrying in %.1f s", self._apply_s)
             self._pending = rows + self._pending
             self._pending_bots = bots + self._pending_bots
+            self._pending_frames = frames_ + self._pending_frames
             self._pending_since = time.monotonic()
         self._applying = None
 
@@ -364,12 +372,18 @@ class DuckDBEventStore:
         if journal is None or not (self._pending or self._pending_bots):
             return
         try:
-            self._write(self._pending, self._pending_bots, [], (journal.generation, journal.end))
+            self._write(
+                self._pending,
+                self._pending_bots,
+                [],
+                (journal.generation, journal.end),
+                self._pending_frames,
+            )
         except Exception:
             log.exception("applying the ingest journal failed; retrying in %.1f s", self._apply_s)
             self._pending_since = time.monotonic()
             return
-        self._pending, self._pending_bots = [], []
+        self._pending, self._pending_bots, self._pending_frames = [], [], []
 
     def _rotate(self, version: int = 2) -> None:
         """Start a new, empty journal at the next lap (every frame is applied); ``version``
@@ -417,17 +431,23 @@ class DuckDBEventStore:
         bots: list[BotHit],
         identities: list[Identity],
         applied: Position | None = None,
+        frames_: Sequence[bytes] = (),
     ) -> None:
         """Commit one group in one transaction; ``applied``: the journal position it reaches
         (recorded in the transaction, and handed to the journal once committed).
 
-        With the journal, this is an apply: thousands of events at once, inserted as one
-        Arrow table (``_insert_arrow``). Without it (``journal=False``, in-memory), each group
-        commits here before its ack: small groups go in through DuckDB appenders, whose
-        conversion is one call and whose flush is one statement, and events alone in one
-        autocommit flush.
+        With the journal, this is an apply: thousands of events at once, inserted from
+        ``frames_`` (the journal frames that hold ``fresh``, in order) by one statement
+        (``frames.insert``), or from the rows as one Arrow table (``_insert_arrow``) when
+        there are no frames (at start-up) or the retention drops some rows. Without it
+        (``journal=False``, in-memory), each group commits here before its ack: small groups
+        go in through DuckDB appenders, whose conversion is one call and whose flush is one
+        statement, and events alone in one autocommit flush.
         """
-        fresh, bots = self._retention.retained(fresh, bots)
+        kept, bots = self._retention.retained(fresh, bots)
+        if len(kept) != len(fresh):
+            frames_ = ()  # they hold rows the retention drops
+        fresh = kept
         if not (fresh or bots or identities or applied is not None):
             return
         # events received before the rollup's watermark are counted into it in this commit
@@ -442,7 +462,10 @@ class DuckDBEventStore:
             if applied is not None:
                 con.execute("UPDATE journal_state SET generation = ?, applied = ?", list(applied))
             if fresh and applied is not None and len(fresh) >= ARROW_ROWS:
-                self._insert_arrow(fresh)
+                if frames_:
+                    frames.insert(self._con, frames_, len(fresh))
+                else:
+                    self._insert_arrow(fresh)
             elif fresh:
                 self._append_events(fresh)
             if late:
