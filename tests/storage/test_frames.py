@@ -128,3 +128,23 @@ def _as_row(values: tuple[Any, ...]) -> tuple[Any, ...]:
     for i in (frames.TIMESTAMP, frames.RECEIVED_AT):
         out[i] = round((out[i] - frames._EPOCH).total_seconds() * 1000)
     return tuple(out)
+
+
+def test_what_a_failed_apply_took_goes_back_before_what_came_since() -> None:
+    """``Pending``: an apply takes everything; if it fails, its rows, bot hits and frames go
+    back in front of the groups journalled meanwhile, so the frames stay in the rows' order
+    (``frames.insert`` checks their count) and the journal's order."""
+    rows = [astuple(e) for e in odd_events("p1", 6)]
+    bot = BotHit(project_id="p1", timestamp=NOW, category="ai_agent", actor="GPTBot", name="x")
+    pending = frames.Pending()
+    assert not pending
+    pending.add([], [bot], b"f0")  # bot hits alone are pending too
+    assert pending
+    pending.add(rows[:3], [], b"f1")
+    taken = pending.take()
+    assert not pending and taken.frames == [b"f0", b"f1"]
+    pending.add(rows[3:], [], b"f2")
+    pending.put_back(taken)
+    assert pending.rows == rows and pending.bots == [bot]
+    assert pending.frames == [b"f0", b"f1", b"f2"]
+    assert pending.since >= taken.since

@@ -15,7 +15,9 @@ bot hits.
 from __future__ import annotations
 
 import struct
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -133,3 +135,39 @@ def appender_rows(events: Sequence[Row]) -> list[list[Any]]:
 
 def bot_row(bot: BotHit) -> tuple[Any, ...]:
     return (bot.project_id, _EPOCH + _MS * bot.timestamp, bot.category, bot.actor, bot.name)
+
+
+@dataclass(slots=True)
+class Pending:
+    """What the journal holds that DuckDB does not yet: event rows and bot hits, the frames
+    that hold them (in the same order: what an apply inserts), and since when the oldest
+    has waited."""
+
+    rows: list[Row] = field(default_factory=list)
+    bots: list[BotHit] = field(default_factory=list)
+    frames: list[bytes] = field(default_factory=list)
+    since: float = 0.0
+
+    def __bool__(self) -> bool:
+        return bool(self.rows or self.bots)
+
+    def add(self, rows: list[Row], bots: list[BotHit], frame: bytes) -> None:
+        """A group's rows and bot hits, journalled as ``frame``."""
+        if not self:
+            self.since = time.monotonic()
+        self.rows += rows
+        self.bots += bots
+        self.frames.append(frame)
+
+    def take(self) -> Pending:
+        """All of it, leaving this empty."""
+        taken = Pending(self.rows, self.bots, self.frames, self.since)
+        self.rows, self.bots, self.frames = [], [], []
+        return taken
+
+    def put_back(self, earlier: Pending) -> None:
+        """What an apply that failed took, before what has come since; it waits anew."""
+        self.rows = earlier.rows + self.rows
+        self.bots = earlier.bots + self.bots
+        self.frames = earlier.frames + self.frames
+        self.since = time.monotonic()

@@ -102,11 +102,7 @@ class DuckDBEventStore:
         self._warm_dedupe(dedupe_window_days, dedupe_capacity)
         self._appenders: dict[str, Any] = {}
         #: event rows and bot hits journalled (acknowledged) but not yet in DuckDB
-        self._pending: list[Row] = []
-        self._pending_bots: list[BotHit] = []
-        #: the journal frames of ``_pending``, in the same order (what an apply inserts)
-        self._pending_frames: list[bytes] = []
-        self._pending_since = 0.0
+        self._pending = frames.Pending()
         self._apply_s = apply_ms / 1000
         self._retention = Retention(retention_days)
         #: bumped after every commit that changed the identity map (the query engine caches
@@ -134,11 +130,9 @@ class DuckDBEventStore:
         #: each project's highest user number (``users.py``); it may lag (readers allow it)
         self.user_numbers = users.highest(self._con)
         self._journal: Journal | None = None
-        #: the apply thread, and the apply in flight there: (future, its rows, bot hits, frames)
+        #: the apply thread, and the apply in flight there: (its future, what it applies)
         self._applier = concurrent.futures.ThreadPoolExecutor(1, "duckdb-apply")
-        self._applying: (
-            tuple[concurrent.futures.Future[None], list[Row], list[BotHit], list[bytes]] | None
-        )
+        self._applying: tuple[concurrent.futures.Future[None], frames.Pending] | None
         self._applying = None
         if journal and path != ":memory:":
             self._journal = Journal(path + ".journal")
@@ -181,8 +175,8 @@ class DuckDBEventStore:
         """How long the writer may wait for work before its upkeep is due."""
         keys = self._keys
         wait = 0.01 if self._behind or keys.wanted or keys.filling else _MAINTAIN_EVERY_S
-        if self._pending or self._pending_bots:
-            wait = min(wait, max(0.0, self._pending_since + self._apply_s - time.monotonic()))
+        if self._pending:
+            wait = min(wait, max(0.0, self._pending.since + self._apply_s - time.monotonic()))
         if self._applying is not None:  # to settle it (and retry it if it failed)
             wait = min(wait, self._apply_s)
         return wait
@@ -285,13 +279,17 @@ class DuckDBEventStore:
                 self._settle_apply()
                 # rare (one per /identify): straight to DuckDB, with what is pending, so
                 # queries resolve the new identity at once
-                self._write(
-                    self._pending + fresh,
-                    self._pending_bots + bots,
-                    identities,
-                    (journal.generation, journal.end),
-                )
-                self._pending, self._pending_bots, self._pending_frames = [], [], []
+                pending = self._pending.take()
+                try:
+                    self._write(
+                        pending.rows + fresh,
+                        pending.bots + bots,
+                        identities,
+                        (journal.generation, journal.end),
+                    )
+                except Exception:
+                    self._pending.put_back(pending)  # acknowledged: to be applied later
+                    raise
             elif fresh or bots:
                 frame = frames.encode(fresh, bots)
                 try:
@@ -299,11 +297,7 @@ class DuckDBEventStore:
                 except JournalFull:  # rare: the apply fell a whole lap behind
                     self._apply_pending()
                     journal.append(frame)
-                if not (self._pending or self._pending_bots):
-                    self._pending_since = time.monotonic()
-                self._pending += fresh
-                self._pending_bots += bots
-                self._pending_frames.append(frame)
+                self._pending.add(fresh, bots, frame)
         except Exception as exc:
             log.exception("commit failed")
             for key in added:
@@ -321,15 +315,15 @@ class DuckDBEventStore:
         thread, so that the writer goes on syncing and acknowledging meanwhile (see
         ``_start_apply``)."""
         if self._applying is not None:
-            if not self._applying[0].done() and len(self._pending) < MAX_PENDING:
+            if not self._applying[0].done() and len(self._pending.rows) < MAX_PENDING:
                 return  # one apply at a time; the next once it has finished
             self._settle_apply()
-        if not (self._pending or self._pending_bots):
+        if not self._pending:
             return
         journal = self._journal
         if journal is not None and (
-            len(self._pending) >= APPLY_ROWS
-            or time.monotonic() - self._pending_since >= self._apply_s
+            len(self._pending.rows) >= APPLY_ROWS
+            or time.monotonic() - self._pending.since >= self._apply_s
         ):
             self._start_apply()
 
@@ -341,49 +335,48 @@ class DuckDBEventStore:
         so DuckDB still sees one writer."""
         journal = self._journal
         assert journal is not None
-        rows, bots, frames_ = self._pending, self._pending_bots, self._pending_frames
+        pending = self._pending
         future = self._applier.submit(
-            self._write, rows, bots, [], (journal.generation, journal.end), frames_
+            self._write,
+            pending.rows,
+            pending.bots,
+            [],
+            (journal.generation, journal.end),
+            pending.frames,
         )
         # in this order: a read (``_sync``) must always find them pending or in flight
-        self._applying = (future, rows, bots, frames_)
-        self._pending, self._pending_bots, self._pending_frames = [], [], []
+        self._applying = (future, pending)
+        self._pending = frames.Pending()
 
     def _settle_apply(self) -> None:
         """Wait for the apply in flight, if any (writer thread); if it failed, its events
         are pending again, to be retried in ``apply_ms``."""
         if self._applying is None:
             return
-        future, rows, bots, frames_ = self._applying
+        future, applying = self._applying
         try:
             future.result()
         except Exception:
             log.exception("applying the ingest journal failed; retrying in %.1f s", self._apply_s)
-            self._pending = rows + self._pending
-            self._pending_bots = bots + self._pending_bots
-            self._pending_frames = frames_ + self._pending_frames
-            self._pending_since = time.monotonic()
+            self._pending.put_back(applying)
         self._applying = None
 
     def _apply_pending(self) -> None:
         """Move every journalled event into DuckDB now, in one transaction (writer thread)."""
         self._settle_apply()
         journal = self._journal
-        if journal is None or not (self._pending or self._pending_bots):
+        pending = self._pending
+        if journal is None or not pending:
             return
         try:
             self._write(
-                self._pending,
-                self._pending_bots,
-                [],
-                (journal.generation, journal.end),
-                self._pending_frames,
+                pending.rows, pending.bots, [], (journal.generation, journal.end), pending.frames
             )
         except Exception:
             log.exception("applying the ingest journal failed; retrying in %.1f s", self._apply_s)
-            self._pending_since = time.monotonic()
+            pending.since = time.monotonic()
             return
-        self._pending, self._pending_bots, self._pending_frames = [], [], []
+        self._pending = frames.Pending()
 
     def _rotate(self, version: int = 2) -> None:
         """Start a new, empty journal at the next lap (every frame is applied); ``version``
@@ -567,7 +560,7 @@ class DuckDBEventStore:
         """Before a read: have the writer apply what the journal holds, so the read sees
         every acknowledged event."""
         if (
-            (self._pending or self._pending_bots or self._applying is not None)
+            (self._pending or self._applying is not None)
             and not self._writer.closed  # closing applied them, or they wait for next start
             and threading.current_thread() is not self._writer.thread
         ):
@@ -604,7 +597,7 @@ class DuckDBEventStore:
         try:
             if self._journal is not None:  # the writer has stopped: this thread may write
                 self._apply_pending()
-                if not (self._pending or self._pending_bots):
+                if not self._pending:
                     self._rotate(version=1)
             self._con.execute("CHECKPOINT")
         finally:
