@@ -5,8 +5,9 @@
 What one interpreter must do for every event of a ``/track/batch`` before any HTTP, thread
 hand-over or DuckDB work: the typed decode of the body (``formats/native.decode_batch``),
 the rows (``ingest/columnar.native_rows``: checks, enrichment, the stored tuple), the dedupe
-(``RecentIds``), the journal frame (``frames.encode``) and the Arrow table the apply inserts
-(``arrow.rows_table``). The bodies are the load generator's (``bench/_loadgen.py``: page
+(``RecentIds``) and the journal frame (``frames.encode``, JSON). Until the eighth round the
+apply also made an Arrow table of the rows (``arrow.rows_table``, ~1.2 µs per event); it now
+hands the frames to DuckDB, which parses them without the GIL. The bodies are the load generator's (``bench/_loadgen.py``: page
 views with URL, referrer, UTM and properties, one MCP call in ten), for a project on a
 temporary data dir. CPU time of this thread (``time.thread_time``), per event, the best of
 ``--repeat`` rounds (the least disturbed by other work on the machine).
@@ -20,6 +21,7 @@ and the properties' checks; the URL's host and path, the referrer's host and the
 parameters by regular expressions): what the decode and the rows would cost if the
 pipeline's per-event work moved into SQL. Not all of it: no timestamps, no MCP value
 checks beyond the type, no per-event messages, no user agent or geo (per request anyway).
+``bench/sql_shape.py`` builds and times the whole statement.
 """
 
 from __future__ import annotations
@@ -34,14 +36,11 @@ from agentlytics.ingest import columnar
 from agentlytics.ingest.draft import RequestContext
 from agentlytics.ingest.formats import native
 from agentlytics.settings import load_settings
-from agentlytics.storage.arrow import rows_table
 from agentlytics.storage.dedupe import RecentIds, row_keys
 from agentlytics.storage.duckdb import frames
 from bench._loadgen import _PLACEHOLDER, LoadSpec, _request
 
-STAGES = ("decode", "rows", "dedupe", "frame", "arrow")
-#: rows per Arrow table, as the journal's apply converts them
-APPLY_ROWS = 20_000
+STAGES = ("decode", "rows", "dedupe", "frame")
 
 
 def measure(services: Any, project: Any, bodies: list[bytes]) -> dict[str, float]:
@@ -53,7 +52,6 @@ def measure(services: Any, project: Any, bodies: list[bytes]) -> dict[str, float
     )
     seen = RecentIds(2_000_000)
     spent = dict.fromkeys(STAGES, 0.0)
-    kept: list[tuple[Any, ...]] = []
     clock = time.thread_time
     for body in bodies:
         t0 = clock()
@@ -73,11 +71,6 @@ def measure(services: Any, project: Any, bodies: list[bytes]) -> dict[str, float
         spent["rows"] += t2 - t1
         spent["dedupe"] += t3 - t2
         spent["frame"] += t4 - t3
-        kept += rows
-    for at in range(0, len(kept), APPLY_ROWS):
-        t0 = clock()
-        rows_table(kept[at : at + APPLY_ROWS])
-        spent["arrow"] += clock() - t0
     return spent
 
 
