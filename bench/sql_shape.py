@@ -35,7 +35,6 @@ from agentlytics.app import build_services
 from agentlytics.ingest import columnar, enrich
 from agentlytics.ingest.draft import RequestContext
 from agentlytics.ingest.formats import native
-from agentlytics.ingest.formats.native import MCP_FIELDS
 from agentlytics.ingest.pipeline import (
     FUTURE_SKEW_MS,
     MAX_EVENT_ID,
@@ -43,6 +42,7 @@ from agentlytics.ingest.pipeline import (
     MAX_MCP_PAYLOAD,
     MAX_NAME,
     MAX_TEXT,
+    MCP_FIELDS,
     MIN_TIMESTAMP_MS,
     PROMOTED_PROPERTIES,
     environment,

@@ -18,15 +18,15 @@ from typing import Any, overload
 from agentlytics.ingest import enrich
 from agentlytics.ingest.bots import classify_bot
 from agentlytics.ingest.draft import RequestContext
-from agentlytics.ingest.formats.native import MCP_FIELDS, NativeEvent
+from agentlytics.ingest.formats.native import NativeEvent
 from agentlytics.ingest.pipeline import (
+    MCP_FIELDS,
     Ingestor,
     Invalid,
     checked_name,
     checked_properties,
     clip,
     environment,
-    mcp_values,
     new_event_id,
     page,
     parse_timestamp,
@@ -136,14 +136,12 @@ def _row(e: NativeEvent, shared: _Shared) -> tuple[tuple[Any, ...], dict[str, An
     user_name = None if e.user_name is None else clip(e.user_name, 200)
     text = properties_text(props, shared.max_properties_bytes)
     p = promoted(props) if props else _NO_PROPS
-    mcp = e.mcp()
-    if mcp:
-        m = mcp_values(mcp)
-        mcp_row = tuple([m.get(k) for k in MCP_FIELDS])
-        source = "mcp"
-    else:
+    mcp_row = e.mcp_row()
+    if mcp_row is None:
         mcp_row = _NO_MCP_ROW
         source = shared.source
+    else:
+        source = "mcp"
     get = p.get
     url, referrer = get("url"), get("referrer")
     host, path, utm, referrer_host, utm_row = page(url, get("path"), referrer)

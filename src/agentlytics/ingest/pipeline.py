@@ -194,30 +194,58 @@ def promoted(props: dict[str, Any]) -> dict[str, str | None]:
     return out
 
 
-def mcp_values(mcp: dict[str, Any]) -> dict[str, Any]:
-    """The columns of an MCP call's fields. Raises Invalid."""
-    kind = mcp.get("primitive_type")
-    if kind is not None and kind not in ("tool", "resource", "prompt"):
+#: an MCP call's fields, in the order of their columns (``mcp_row``)
+MCP_FIELDS = (
+    "mcp_session_id",
+    "primitive_type",
+    "primitive_name",
+    "latency_ms",
+    "success",
+    "error",
+    "args",
+    "result",
+    "client",
+)
+_KINDS = ("tool", "resource", "prompt")
+
+
+def mcp_row(
+    session_id: Any,
+    kind: Any,
+    name: Any,
+    latency: Any,
+    success: Any,
+    error: Any,
+    args: Any,
+    result: Any,
+    client: Any,
+) -> tuple[Any, ...]:
+    """The columns of an MCP call's fields (``MCP_FIELDS``, each None when not sent), in
+    that order. Raises Invalid."""
+    if kind is not None and kind not in _KINDS:
         raise Invalid("INVALID_FIELD", "primitive_type must be 'tool', 'resource' or 'prompt'")
-    v = {
-        "mcp_session_id": clip(mcp.get("mcp_session_id"), MAX_ID),
-        "primitive_type": kind,
-        "primitive_name": clip(mcp.get("primitive_name"), MAX_NAME),
-    }
-    latency = mcp.get("latency_ms")
     if latency is not None:
         if isinstance(latency, bool) or not isinstance(latency, int | float):
             raise Invalid("INVALID_FIELD", "latency must be a number of milliseconds")
-        v["latency_ms"] = float(latency)
-    success = mcp.get("success")
+        latency = float(latency)
     if success is not None and not isinstance(success, bool):
         raise Invalid("INVALID_FIELD", "success must be true or false")
-    v["success"] = success
-    v["error"] = clip(mcp.get("error"), MAX_TEXT)
-    v["args"] = clip(mcp.get("args"), MAX_MCP_PAYLOAD)
-    v["result"] = clip(mcp.get("result"), MAX_MCP_PAYLOAD)
-    v["client"] = clip(mcp.get("client"), MAX_NAME)
-    return v
+    return (
+        clip(session_id, MAX_ID),
+        kind,
+        clip(name, MAX_NAME),
+        latency,
+        success,
+        clip(error, MAX_TEXT),
+        clip(args, MAX_MCP_PAYLOAD),
+        clip(result, MAX_MCP_PAYLOAD),
+        clip(client, MAX_NAME),
+    )
+
+
+def mcp_values(mcp: dict[str, Any]) -> dict[str, Any]:
+    """The columns of an MCP call's fields, by name (``mcp_row``). Raises Invalid."""
+    return dict(zip(MCP_FIELDS, mcp_row(*[mcp.get(k) for k in MCP_FIELDS]), strict=True))
 
 
 @functools.lru_cache(maxsize=16384)

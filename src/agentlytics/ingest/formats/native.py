@@ -9,19 +9,8 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from agentlytics.ingest.draft import Draft
-from agentlytics.ingest.pipeline import MAX_EVENT_ID, MAX_ID, MAX_NAME
+from agentlytics.ingest.pipeline import MAX_EVENT_ID, MAX_ID, MAX_NAME, MCP_FIELDS, mcp_row
 
-MCP_FIELDS = (
-    "mcp_session_id",
-    "primitive_type",
-    "primitive_name",
-    "latency_ms",
-    "success",
-    "error",
-    "args",
-    "result",
-    "client",
-)
 _MCP_FIELDS = frozenset(MCP_FIELDS)
 
 
@@ -87,21 +76,37 @@ class NativeEvent(msgspec.Struct, gc=False):
     result: Any | UnsetType = UNSET
     client: Any | UnsetType = UNSET
 
-    def mcp(self) -> dict[str, Any]:
-        """The MCP fields present, as ``draft`` collects them."""
+    def mcp_row(self) -> tuple[Any, ...] | None:
+        """The MCP columns (``pipeline.mcp_row``) of an event that is an MCP call (a field
+        present, even as null, makes it one, as in ``draft``); None for one that is not.
+        Raises Invalid."""
+        u = UNSET
+        session_id, kind, name = self.mcp_session_id, self.primitive_type, self.primitive_name
+        latency, success, error = self.latency_ms, self.success, self.error
+        args, result, client = self.args, self.result, self.client
         if (  # most events: no call
-            self.mcp_session_id is UNSET
-            and self.primitive_type is UNSET
-            and self.primitive_name is UNSET
-            and self.latency_ms is UNSET
-            and self.success is UNSET
-            and self.error is UNSET
-            and self.args is UNSET
-            and self.result is UNSET
-            and self.client is UNSET
+            session_id is u
+            and kind is u
+            and name is u
+            and latency is u
+            and success is u
+            and error is u
+            and args is u
+            and result is u
+            and client is u
         ):
-            return {}
-        return {k: v for k in MCP_FIELDS if (v := getattr(self, k)) is not UNSET}
+            return None
+        return mcp_row(
+            None if session_id is u else session_id,
+            None if kind is u else kind,
+            None if name is u else name,
+            None if latency is u else latency,
+            None if success is u else success,
+            None if error is u else error,
+            None if args is u else args,
+            None if result is u else result,
+            None if client is u else client,
+        )
 
 
 class NativeBatch(msgspec.Struct):
