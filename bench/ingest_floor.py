@@ -27,8 +27,10 @@ checks beyond the type, no per-event messages, no user agent or geo (per request
 from __future__ import annotations
 
 import argparse
+import contextlib
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from agentlytics.app import build_services
@@ -43,13 +45,43 @@ from bench._loadgen import _PLACEHOLDER, LoadSpec, _request
 STAGES = ("decode", "rows", "dedupe", "frame")
 
 
-def measure(services: Any, project: Any, bodies: list[bytes]) -> dict[str, float]:
-    """Seconds of this thread's CPU per stage over ``bodies``."""
-    ctx = RequestContext(
+def server_context() -> RequestContext:
+    """The request context of the load generator's server-side batches."""
+    return RequestContext(
         headers={"content-type": "application/json", "user-agent": "bench/1.0"},
         client_ip="127.0.0.1",
         received_at=int(time.time() * 1000),
     )
+
+
+@contextlib.contextmanager
+def project_and_bodies(name: str) -> Iterator[tuple[Any, Any, Callable[[int], bytes]]]:
+    """Services on a temporary data dir, a project, and the load generator's batch body
+    numbered ``n`` (100 events, ids unique per number)."""
+    with tempfile.TemporaryDirectory() as data_dir:
+        settings = load_settings(
+            {"data_dir": data_dir, "api_key": "aak_" + "f" * 40, "log_level": "warning"},
+            environ={},
+        )
+        services = build_services(settings)
+        try:
+            services.projects.bootstrap()
+            project, _ = services.projects.create_project(services.projects.owner(), name)
+            spec = LoadSpec(
+                host="127.0.0.1", port=0, token="unused", run_id=name, mode="batch",
+                concurrency=1, seconds=1, max_events=1,
+            )  # fmt: skip
+            _, body = _request(spec)
+            width = len(_PLACEHOLDER)
+            yield services, project, lambda n: body.replace(_PLACEHOLDER, b"%0*d" % (width, n))
+        finally:
+            services.events.close()
+            services.meta.close()
+
+
+def measure(services: Any, project: Any, bodies: list[bytes]) -> dict[str, float]:
+    """Seconds of this thread's CPU per stage over ``bodies``."""
+    ctx = server_context()
     seen = RecentIds(2_000_000)
     spent = dict.fromkeys(STAGES, 0.0)
     clock = time.thread_time
@@ -128,40 +160,13 @@ def main() -> None:
         "--sql-probe", action="store_true", help="also time DuckDB parsing the same bodies"
     )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as data_dir:
-        settings = load_settings(
-            {"data_dir": data_dir, "api_key": "aak_" + "f" * 40, "log_level": "warning"},
-            environ={},
-        )
-        services = build_services(settings)
-        try:
-            services.projects.bootstrap()
-            project, _ = services.projects.create_project(services.projects.owner(), "floor")
-            spec = LoadSpec(
-                host="127.0.0.1",
-                port=0,
-                token="unused",
-                run_id="floor",
-                mode="batch",
-                concurrency=1,
-                seconds=1,
-                max_events=1,
-            )
-            _, body = _request(spec)
-            width = len(_PLACEHOLDER)
-            rounds = []
-            for r in range(args.repeat + 1):  # a first round to warm the caches, not shown
-                bodies = [
-                    body.replace(_PLACEHOLDER, b"%0*d" % (width, r * args.requests + i))
-                    for i in range(args.requests)
-                ]
-                events = args.requests * spec.batch_size
-                spent = measure(services, project, bodies)
-                if r:
-                    rounds.append({k: v / events * 1e6 for k, v in spent.items()})
-        finally:
-            services.events.close()
-            services.meta.close()
+    rounds = []
+    with project_and_bodies("floor") as (services, project, numbered):
+        for r in range(args.repeat + 1):  # a first round to warm the caches, not shown
+            bodies = [numbered(r * args.requests + i) for i in range(args.requests)]
+            spent = measure(services, project, bodies)
+            if r:
+                rounds.append({k: v / (args.requests * 100) * 1e6 for k, v in spent.items()})
     best = min(rounds, key=lambda x: sum(x.values()))
     print(f"{args.requests * 100:,} events per round, best of {args.repeat} (µs of CPU per event)")
     for stage in STAGES:

@@ -24,16 +24,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 import time
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
-from agentlytics.app import build_services
 from agentlytics.ingest import columnar, enrich
-from agentlytics.ingest.draft import RequestContext
 from agentlytics.ingest.formats import native
 from agentlytics.ingest.pipeline import (
     FUTURE_SKEW_MS,
@@ -48,9 +45,8 @@ from agentlytics.ingest.pipeline import (
     environment,
     page,
 )
-from agentlytics.settings import load_settings
 from agentlytics.storage.arrow import EVENT_SCHEMA, rows_table
-from bench._loadgen import _PLACEHOLDER, LoadSpec, _request
+from bench.ingest_floor import project_and_bodies, server_context
 
 #: the fields of an event the statement reads, each as its JSON text (typed in SQL)
 _FIELDS = (
@@ -337,79 +333,57 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=5, help="runs per size; the least is shown")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as data_dir:
-        settings = load_settings(
-            {"data_dir": data_dir, "api_key": "aak_" + "f" * 40, "log_level": "warning"},
-            environ={},
-        )
-        services = build_services(settings)
-        try:
-            services.projects.bootstrap()
-            project, _ = services.projects.create_project(services.projects.owner(), "probe")
-            spec = LoadSpec(
-                host="127.0.0.1", port=0, token="unused", run_id="probe", mode="batch",
-                concurrency=1, seconds=1, max_events=1,
-            )  # fmt: skip
-            _, body = _request(spec)
-            width = len(_PLACEHOLDER)
-            bodies = [body.replace(_PLACEHOLDER, b"%0*d" % (width, i)) for i in range(200)]
-            ctx = RequestContext(
-                headers={"content-type": "application/json", "user-agent": "bench/1.0"},
-                client_ip="127.0.0.1",
-                received_at=int(time.time() * 1000),
-            )
-            ingest = services.ingest
-            context = (
-                project.id, ctx.received_at, "server", None, None, None,
-                ingest.geo.country(ctx.headers, ctx.client_ip), None,
-                ingest.visitor_id(project.id, ctx), environment(None, None, None), None,
-            )  # fmt: skip
-            texts = [b.decode() for b in bodies]
-            con, sql = connect(settings.max_properties, settings.max_properties_bytes)
+    with project_and_bodies("probe") as (services, project, numbered):
+        bodies = [numbered(i) for i in range(200)]
+        ctx = server_context()
+        ingest = services.ingest
+        context = (
+            project.id, ctx.received_at, "server", None, None, None,
+            ingest.geo.country(ctx.headers, ctx.client_ip), None,
+            ingest.visitor_id(project.id, ctx), environment(None, None, None), None,
+        )  # fmt: skip
+        texts = [b.decode() for b in bodies]
+        settings = services.settings
+        con, sql = connect(settings.max_properties, settings.max_properties_bytes)
 
-            # the same rows as the Python path (event ids are the bodies': compared too)
-            out = shape(con, sql, request_table(context, texts[:20]))
-            assert not any(out.column("declined").to_pylist()), "the probe declined a body"
-            python_rows: list[tuple[Any, ...]] = []
-            for b in bodies[:20]:
+        # the same rows as the Python path (event ids are the bodies': compared too)
+        out = shape(con, sql, request_table(context, texts[:20]))
+        assert not any(out.column("declined").to_pylist()), "the probe declined a body"
+        python_rows: list[tuple[Any, ...]] = []
+        for b in bodies[:20]:
+            batch = native.decode_batch(b)
+            assert batch is not None
+            rows, _, rejected = columnar.native_rows(ingest, project, batch.events, ctx, "server")
+            assert not rejected
+            python_rows += rows
+        ours = out.drop_columns(["r", "declined"]).cast(EVENT_SCHEMA).to_pylist()
+        theirs = rows_table(python_rows).to_pylist()
+        differ = sum(a != b for a, b in zip(ours, theirs, strict=True))
+        print(f"rows equal to the Python path's: {len(ours) - differ:,} of {len(ours):,}")
+
+        con.register("_requests", request_table(context, texts[:1]))
+        plan = cpu_ms(lambda: con.execute("EXPLAIN " + sql).fetchall(), args.repeat)
+        con.unregister("_requests")
+        print(f"planning the statement (EXPLAIN): {plan:.1f} ms of CPU")
+        print("requests of 100 events per statement: ms of CPU per statement, µs per event")
+        for n in (1, 8, 32, 200):
+            requests = request_table(context, texts[:n])
+            ms = cpu_ms(lambda r=requests: shape(con, sql, r), args.repeat)
+            print(f"  {n:4d}  {ms:7.1f} ms  {ms * 1000 / (n * 100):6.2f} µs")
+
+        def python_path() -> None:
+            rows: list[tuple[Any, ...]] = []
+            for b in bodies:
                 batch = native.decode_batch(b)
                 assert batch is not None
-                rows, _, rejected = columnar.native_rows(
-                    ingest, project, batch.events, ctx, "server"
-                )
-                assert not rejected
-                python_rows += rows
-            ours = out.drop_columns(["r", "declined"]).cast(EVENT_SCHEMA).to_pylist()
-            theirs = rows_table(python_rows).to_pylist()
-            differ = sum(a != b for a, b in zip(ours, theirs, strict=True))
-            print(f"rows equal to the Python path's: {len(ours) - differ:,} of {len(ours):,}")
+                rows += columnar.native_rows(ingest, project, batch.events, ctx, "server")[0]
+            rows_table(rows)
 
-            con.register("_requests", request_table(context, texts[:1]))
-            plan = cpu_ms(lambda: con.execute("EXPLAIN " + sql).fetchall(), args.repeat)
-            con.unregister("_requests")
-            print(f"planning the statement (EXPLAIN): {plan:.1f} ms of CPU")
-            print("requests of 100 events per statement: ms of CPU per statement, µs per event")
-            for n in (1, 8, 32, 200):
-                requests = request_table(context, texts[:n])
-                ms = cpu_ms(lambda r=requests: shape(con, sql, r), args.repeat)
-                print(f"  {n:4d}  {ms:7.1f} ms  {ms * 1000 / (n * 100):6.2f} µs")
-
-            def python_path() -> None:
-                rows: list[tuple[Any, ...]] = []
-                for b in bodies:
-                    batch = native.decode_batch(b)
-                    assert batch is not None
-                    rows += columnar.native_rows(ingest, project, batch.events, ctx, "server")[0]
-                rows_table(rows)
-
-            py = cpu_ms(python_path, args.repeat)
-            print(
-                f"the Python path (decode, rows, Arrow table), 200 requests: {py * 1000 / 20_000:.2f} µs per event"
-            )
-            con.close()
-        finally:
-            services.events.close()
-            services.meta.close()
+        py = cpu_ms(python_path, args.repeat)
+        print(
+            f"the Python path (decode, rows, Arrow table), 200 requests: {py * 1000 / 20_000:.2f} µs per event"
+        )
+        con.close()
 
 
 if __name__ == "__main__":
