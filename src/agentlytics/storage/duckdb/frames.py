@@ -43,8 +43,8 @@ _decode = msgspec.json.Decoder(_Frame).decode
 _decode_rows = msgspec.msgpack.Decoder(tuple[int, list[tuple[Any, ...]], list[BotHit]]).decode
 _decode_events = msgspec.msgpack.Decoder(tuple[list[Event], list[BotHit]]).decode
 _JSON = ord("{")
-_TEXT = pa.string()
-_OFFSETS = struct.Struct("<ii")
+_TEXT = pa.large_string()  # 64-bit offsets: a frame may be up to the journal's MAX_FRAME
+_OFFSETS = struct.Struct("<qq")
 _PAIR = 0x92  # a msgpack array of two: a frame of ``Event``s
 
 
