@@ -225,3 +225,55 @@ def test_a_name_or_id_too_long_is_rejected_on_its_own(
         },
     ]
     assert sorted(by_case(server, project["id"], tag)) == ["-0", "-5"]
+
+
+def test_properties_as_sent_store_alike_on_both_paths(
+    server: RunningServer, project: dict[str, Any]
+) -> None:
+    """Properties written by hand, as a client might send them (white space, escapes, a
+    repeated key, the same text twice, a number where a column takes text, none), store the
+    same text and columns through the typed rows path and through the drafts path, and
+    properties that are not an object are rejected alike."""
+    texts = [
+        '{"a" : "\\u00e9\\n", "b": [1, 2.50, {"c": null}]}',
+        '{"k": 1, "k": 2}',
+        '{"url": "https://shop.example/p?utm_source=x", "title": 7}',
+        '{"url": "https://shop.example/p?utm_source=x", "title": 7}',
+        "null",
+        "{}",
+    ]
+
+    def body(tag: str, texts: list[str], tail: str = "") -> bytes:
+        events = ",".join(
+            f'{{"event": "p", "id": "{tag}-{n}", "anonymous_id": "v", "properties": {t}}}'
+            for n, t in enumerate(texts)
+        )
+        return f'{{"token": "{project["project_token"]}", "events": [{events}{tail}]}}'.encode()
+
+    def post(raw: bytes) -> Any:
+        r = httpx.post(server.url + "/track/batch", content=raw, headers=JSON)
+        assert r.status_code == 202, r.text
+        return r.json()
+
+    fast, slow = f"f{uuid.uuid4().hex[:6]}", f"s{uuid.uuid4().hex[:6]}"
+    assert post(body(fast, texts))["rejected"] == []
+    assert post(body(slow, texts, ", 42"))["rejected"] == [  # 42: the drafts path
+        {"index": len(texts), "error": "INVALID_FIELD", "message": "event must be an object"}
+    ]
+    stored_rows = by_case(server, project["id"], fast)
+    assert stored_rows == by_case(server, project["id"], slow)
+    assert stored_rows["-0"]["properties"] == '{"a":"é\\n","b":[1,2.5,{"c":null}]}'
+    assert stored_rows["-1"]["properties"] == '{"k":2}'
+    assert stored_rows["-2"]["title"] == stored_rows["-3"]["title"] == "7"
+    assert stored_rows["-3"]["utm_source"] == "x"
+    assert stored_rows["-4"]["properties"] == stored_rows["-5"]["properties"] == "{}"
+
+    not_objects = post(body(f"n{uuid.uuid4().hex[:6]}", ["{}", "5", '"text"', "[1]"]))
+    assert not_objects["count"] == 1
+    assert not_objects["rejected"] == [
+        {"index": i, "error": "INVALID_PROPERTIES", "message": "properties must be a JSON object"}
+        for i in (1, 2, 3)
+    ]
+
+
+JSON = {"Content-Type": "application/json", "User-Agent": "my-backend/1.0"}
