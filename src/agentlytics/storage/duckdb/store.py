@@ -42,7 +42,7 @@ import duckdb
 import pyarrow as pa
 
 from agentlytics.model.event import BotHit, Event, Identity
-from agentlytics.storage.arrow import event_of, rows_table
+from agentlytics.storage.arrow import event_of
 from agentlytics.storage.dedupe import RecentIds, id_key, row_keys
 from agentlytics.storage.duckdb import bulk, dims, frames, properties, rollup, users
 from agentlytics.storage.duckdb.frames import Row
@@ -274,7 +274,7 @@ class DuckDBEventStore:
         journal = self._journal
         try:
             if journal is None:
-                self._write(fresh, bots, identities)
+                self._write(frames.Pending(fresh, bots), identities)
             elif identities:
                 self._settle_apply()
                 # rare (one per /identify): straight to DuckDB, with what is pending, so
@@ -282,8 +282,7 @@ class DuckDBEventStore:
                 pending = self._pending.take()
                 try:
                     self._write(
-                        pending.rows + fresh,
-                        pending.bots + bots,
+                        frames.Pending(pending.rows + fresh, pending.bots + bots),
                         identities,
                         (journal.generation, journal.end),
                     )
@@ -336,14 +335,7 @@ class DuckDBEventStore:
         journal = self._journal
         assert journal is not None
         pending = self._pending
-        future = self._applier.submit(
-            self._write,
-            pending.rows,
-            pending.bots,
-            [],
-            (journal.generation, journal.end),
-            pending.frames,
-        )
+        future = self._applier.submit(self._write, pending, (), (journal.generation, journal.end))
         # in this order: a read (``_sync``) must always find them pending or in flight
         self._applying = (future, pending)
         self._pending = frames.Pending()
@@ -369,9 +361,7 @@ class DuckDBEventStore:
         if journal is None or not pending:
             return
         try:
-            self._write(
-                pending.rows, pending.bots, [], (journal.generation, journal.end), pending.frames
-            )
+            self._write(pending, (), (journal.generation, journal.end))
         except Exception:
             log.exception("applying the ingest journal failed; retrying in %.1f s", self._apply_s)
             pending.since = time.monotonic()
@@ -411,7 +401,7 @@ class DuckDBEventStore:
                 "ingest journal: applying %d events acknowledged before the last stop",
                 len(fresh),
             )
-            self._write(fresh, bots, [], (journal.generation, journal.end))
+            self._write(frames.Pending(fresh, bots), (), (journal.generation, journal.end))
         # past a frame of the next lap that a wrap cut short by the crash may have left
         journal.generation = max(journal.generation + 1, generation)
         self._rotate()
@@ -420,27 +410,22 @@ class DuckDBEventStore:
 
     def _write(
         self,
-        fresh: list[Row],
-        bots: list[BotHit],
-        identities: list[Identity],
+        events: frames.Pending,
+        identities: Sequence[Identity] = (),
         applied: Position | None = None,
-        frames_: Sequence[bytes] = (),
     ) -> None:
         """Commit one group in one transaction; ``applied``: the journal position it reaches
         (recorded in the transaction, and handed to the journal once committed).
 
-        With the journal, this is an apply: thousands of events at once, inserted from
-        ``frames_`` (the journal frames that hold ``fresh``, in order) by one statement
-        (``frames.insert``), or from the rows as one Arrow table (``_insert_arrow``) when
-        there are no frames (at start-up) or the retention drops some rows. Without it
-        (``journal=False``, in-memory), each group commits here before its ack: small groups
-        go in through DuckDB appenders, whose conversion is one call and whose flush is one
-        statement, and events alone in one autocommit flush.
+        With the journal, this is an apply: thousands of events at once, inserted in one
+        statement (``frames.insert``: from their journal frames, or as an Arrow table when
+        there are none, at start-up, or when the retention drops some of the rows). Without
+        it (``journal=False``, in-memory), each group commits here before its ack: small
+        groups go in through DuckDB appenders, whose conversion is one call and whose flush
+        is one statement, and events alone in one autocommit flush.
         """
-        kept, bots = self._retention.retained(fresh, bots)
-        if len(kept) != len(fresh):
-            frames_ = ()  # they hold rows the retention drops
-        fresh = kept
+        fresh, bots = self._retention.retained(events.rows, events.bots)
+        held = events.frames if len(fresh) == len(events.rows) else []
         if not (fresh or bots or identities or applied is not None):
             return
         # events received before the rollup's watermark are counted into it in this commit
@@ -455,10 +440,7 @@ class DuckDBEventStore:
             if applied is not None:
                 con.execute("UPDATE journal_state SET generation = ?, applied = ?", list(applied))
             if fresh and applied is not None and len(fresh) >= ARROW_ROWS:
-                if frames_:
-                    frames.insert(self._con, frames_, len(fresh))
-                else:
-                    self._insert_arrow(fresh)
+                frames.insert(con, fresh, held)
             elif fresh:
                 self._append_events(fresh)
             if late:
@@ -490,17 +472,6 @@ class DuckDBEventStore:
         except Exception:
             appender.clear()  # never carry a failed group's rows into the next flush
             raise
-
-    def _insert_arrow(self, rows: list[Row]) -> None:
-        """Many events as one Arrow table and one ``INSERT``: building the table keeps the
-        GIL for a few µs per event, the insert mostly runs without it (the appender's
-        conversion and flush keep it throughout, stalling the event loop meanwhile)."""
-        con = self._con
-        con.register("_applied", rows_table(rows))
-        try:
-            con.execute("INSERT INTO events SELECT * FROM _applied")
-        finally:
-            con.unregister("_applied")
 
     def _append_events(self, rows: list[Row]) -> None:
         """Event rows through the appender (one conversion call; the flush is one statement)."""
