@@ -7,21 +7,16 @@ hand-over or DuckDB work: the typed decode of the body (``formats/native.decode_
 the rows (``ingest/columnar.native_rows``: checks, enrichment, the stored tuple), the dedupe
 (``RecentIds``) and the journal frame (``frames.encode``, JSON). Until the eighth round the
 apply also made an Arrow table of the rows (``arrow.rows_table``, ~1.2 µs per event); it now
-hands the frames to DuckDB, which parses them without the GIL. The bodies are the load generator's (``bench/_loadgen.py``: page
-views with URL, referrer, UTM and properties, one MCP call in ten), for a project on a
-temporary data dir. CPU time of this thread (``time.thread_time``), per event, the best of
+hands the frames to DuckDB, which parses them without the GIL. The bodies are the load
+generator's (``bench/_loadgen.py``: page views with URL, referrer, UTM and properties, one
+MCP call in ten), for a project on a temporary data dir. CPU time of this thread (``time.thread_time``), per event, the best of
 ``--repeat`` rounds (the least disturbed by other work on the machine).
 
 All of it holds the GIL, so its sum bounds what one process can ingest: at 10 µs per event
 the bound is 100,000 events/s with nothing else running.
 
-``--sql-probe`` also times a design probe: the same bodies parsed and shaped by DuckDB in
-one statement, which runs without the GIL (``from_json`` into the event fields; the name's
-and the properties' checks; the URL's host and path, the referrer's host and the UTM
-parameters by regular expressions): what the decode and the rows would cost if the
-pipeline's per-event work moved into SQL. Not all of it: no timestamps, no MCP value
-checks beyond the type, no per-event messages, no user agent or geo (per request anyway).
-``bench/sql_shape.py`` builds and times the whole statement.
+The same work as one DuckDB statement, which would run without the GIL, is
+``bench/sql_shape.py`` (it replaced the seventh round's partial probe, ``--sql-probe``).
 """
 
 from __future__ import annotations
@@ -106,59 +101,10 @@ def measure(services: Any, project: Any, bodies: list[bytes]) -> dict[str, float
     return spent
 
 
-_PROBE_SHAPE = (
-    '{"token": "VARCHAR", "events": [{"event": "VARCHAR", "id": "VARCHAR", "user_id": "VARCHAR", '
-    '"anonymous_id": "VARCHAR", "session_id": "VARCHAR", "timestamp": "VARCHAR", '
-    '"properties": "JSON", "primitive_type": "VARCHAR", "primitive_name": "VARCHAR", '
-    '"latency_ms": "DOUBLE", "success": "BOOLEAN"}]}'
-)
-_UTM = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
-_PROBE_SQL = f"""
-WITH b AS (SELECT from_json(j, '{_PROBE_SHAPE}') AS d FROM (SELECT unnest(?::VARCHAR[]) AS j)),
-e AS (SELECT d.token, unnest(d.events) AS ev FROM b),
-p AS (
-  SELECT token, ev.*, ev.properties::VARCHAR AS text,
-    json_extract_string(ev.properties, '$.url') AS url,
-    json_extract_string(ev.properties, '$.referrer') AS referrer,
-    json_extract_string(ev.properties, '$.path') AS prop_path
-  FROM e)
-SELECT token, trim(event) AS name, length(trim(event)) BETWEEN 1 AND 200 AS name_ok, id,
-  user_id, anonymous_id, session_id, text,
-  len(json_keys(properties)) <= 100 AND strlen(text) <= 32768 AS properties_ok,
-  url, regexp_extract(url, '^[a-zA-Z][a-zA-Z0-9+.-]*://([^/?#]+)', 1) AS host,
-  coalesce(prop_path, regexp_extract(url, '^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*([^?#]*)', 1))
-    AS path,
-  referrer, regexp_extract(referrer, '^[a-zA-Z][a-zA-Z0-9+.-]*://([^/?#]+)', 1) AS ref_host,
-  {", ".join(f"regexp_extract(url, '[?&]{k}=([^&#]*)', 1) AS {k}" for k in _UTM)},
-  primitive_type IS NULL OR primitive_type IN ('tool', 'resource', 'prompt') AS mcp_ok,
-  primitive_name, latency_ms, success
-FROM p"""
-
-
-def sql_probe(bodies: list[bytes]) -> float:
-    """µs of process CPU per event for DuckDB to parse ``bodies`` (best of 5, one thread)."""
-    import duckdb
-
-    con = duckdb.connect()
-    con.execute("SET threads = 1")
-    texts = [b.decode() for b in bodies]
-    best = float("inf")
-    events = 0
-    for _ in range(5):
-        c0 = time.process_time()
-        events = con.sql(_PROBE_SQL, params=[texts]).to_arrow_table().num_rows
-        best = min(best, time.process_time() - c0)
-    con.close()
-    return best / events * 1e6
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=300, help="batches of 100 per round")
     parser.add_argument("--repeat", type=int, default=3, help="rounds; the best is shown")
-    parser.add_argument(
-        "--sql-probe", action="store_true", help="also time DuckDB parsing the same bodies"
-    )
     args = parser.parse_args()
     rounds = []
     with project_and_bodies("floor") as (services, project, numbered):
@@ -173,8 +119,6 @@ def main() -> None:
         print(f"  {stage:7s} {best[stage]:6.2f}")
     total = sum(best.values())
     print(f"  {'total':7s} {total:6.2f}  -> at most {1e6 / total:,.0f} events/s in one interpreter")
-    if args.sql_probe:
-        print(f"  DuckDB parsing the same bodies in one statement: {sql_probe(bodies):.2f} µs")
 
 
 if __name__ == "__main__":
