@@ -10,11 +10,10 @@ from typing import Any
 
 import duckdb
 import msgspec
-import pyarrow as pa
+import pytest
 from msgspec.structs import astuple
 
 from agentlytics.model.event import EVENT_COLUMNS, BotHit, Event
-from agentlytics.storage.arrow import rows_table
 from agentlytics.storage.duckdb import frames
 from agentlytics.storage.duckdb.schema import migrate
 from agentlytics.storage.duckdb.store import ARROW_ROWS, DuckDBEventStore
@@ -63,22 +62,23 @@ def stored(con: Any, table: str) -> list[tuple[Any, ...]]:
 
 
 def test_the_frames_insert_stores_what_the_rows_hold() -> None:
-    """``INSERT_SQL`` over JSON frames against the Arrow table of the same rows (the apply's
-    other path), on the real schema: every column, every row, equal."""
+    """``frames.insert`` from JSON frames against the same rows inserted as an Arrow table
+    (its path without frames), each into the real schema: every column, every row, equal;
+    frames that hold other rows than those given are refused."""
     rows = [astuple(e) for e in odd_events("p1", 600)]
     encoded = [frames.encode(rows[at : at + 97], []) for at in range(0, len(rows), 97)]
-    con = duckdb.connect()
-    migrate(con)
-    con.register("_frames", pa.table({"f": frames.as_arrow(encoded)}))
-    [(inserted,)] = con.execute(frames.INSERT_SQL).fetchall()
-    assert inserted == len(rows)
-    con.execute("CREATE TABLE twin AS SELECT * FROM events LIMIT 0")
-    con.register("_rows", rows_table(rows))
-    con.execute("INSERT INTO twin SELECT * FROM _rows")
-    from_frames, from_arrow = stored(con, "events"), stored(con, "twin")
+    stores = []
+    for held in (encoded, []):
+        con = duckdb.connect()
+        migrate(con)
+        frames.insert(con, rows, held)
+        stores.append(stored(con, "events"))
+    from_frames, from_arrow = stores
     assert len(from_frames) == 600
     assert from_frames == from_arrow
     assert {r[EVENT_COLUMNS.index("title")] for r in from_frames} == set(ODD_TEXT)
+    with pytest.raises(RuntimeError, match="held 503 events, not 600"):
+        frames.insert(con, rows, encoded[1:])
 
 
 def test_a_frame_decodes_to_its_rows_and_bot_hits() -> None:
