@@ -32,6 +32,7 @@ from rich.table import Table
 
 from bench._loadgen import LoadSpec, generate
 from bench._server import Server, running_server
+from bench.machine import probe
 
 console = Console(width=110)
 
@@ -243,6 +244,9 @@ def main() -> None:
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
     results = []
+    # the machine's speed now (bench/machine.py): its drift shows apart from the code's
+    probes = [round(probe(), 2)]
+    console.print(f"machine probe: {probes[0]} µs per event (lower is faster)")
     with tempfile.TemporaryDirectory(prefix="agentlytics-bench-") as tmp:
         if os.environ.get("BENCH_KEEP_LOG"):
             tmp = os.environ["BENCH_KEEP_LOG"]
@@ -269,6 +273,8 @@ def main() -> None:
                     f"found {res['found']:,} {ok}, errors {res['errors'] or 0}, "
                     f"server CPU s by thread (main first) {res['server_threads_cpu_s']}"
                 )
+    probes.append(round(probe(), 2))
+    console.print(f"machine probe: {probes[0]} µs per event before, {probes[1]} after")
     table = Table(title="ingest (acknowledged events/s; found in store = acknowledged)")
     for col in (
         "scenario",
@@ -298,7 +304,10 @@ def main() -> None:
         )
     console.print(table)
     if args.json:
-        meta = {"argv": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}}
+        meta = {
+            "argv": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+            "machine_probe_us": probes,
+        }
         args.json.write_text(json.dumps({"meta": meta, "results": results}, indent=2))
 
 
