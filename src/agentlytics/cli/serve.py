@@ -130,13 +130,16 @@ def quiet_gc() -> None:
     """Fewer, cheaper garbage collections under ingest load.
 
     What was loaded at start-up (modules, caches, the stores) is moved out of the collector's
-    sight, and a young generation of 20,000 objects (rather than 700) keeps short-lived
-    request objects from triggering a collection every few requests. Collections that are
-    due still run, and reference counting frees most objects at once anyway.
+    sight, and a young generation of 200,000 objects (rather than 700) keeps request objects
+    from triggering collections. Each collection walks every young object still alive, and
+    under batch load those are mostly the rows waiting for their apply (tuples of 45 values):
+    at 20,000 the event loop spent ~5% of its time in ~40 ms collections (up to 100 ms);
+    at 200,000 none ran in 30 s of load (docs/performance.md, "Ninth round"). Collections
+    that are due still run, and reference counting frees most objects at once anyway.
     """
     gc.collect()
     gc.freeze()
-    gc.set_threshold(20_000, 20, 20)
+    gc.set_threshold(200_000, 20, 20)
 
 
 def worker_app() -> Starlette:
