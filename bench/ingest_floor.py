@@ -13,7 +13,9 @@ MCP call in ten), for a project on a temporary data dir. CPU time of this thread
 ``--repeat`` rounds (the least disturbed by other work on the machine).
 
 All of it holds the GIL, so its sum bounds what one process can ingest: at 10 µs per event
-the bound is 100,000 events/s with nothing else running.
+the bound is 100,000 events/s with nothing else running. The machine's speed drifts, so the
+total is also given as a multiple of ``bench/machine.py``'s probe, measured right after: that
+ratio moves with our code, hardly with the machine.
 
 The same work as one DuckDB statement, which would run without the GIL, is
 ``bench/sql_shape.py`` (it replaced the seventh round's partial probe, ``--sql-probe``).
@@ -36,6 +38,7 @@ from agentlytics.settings import load_settings
 from agentlytics.storage.dedupe import RecentIds, row_keys
 from agentlytics.storage.duckdb import frames
 from bench._loadgen import _PLACEHOLDER, LoadSpec, _request
+from bench.machine import probe
 
 STAGES = ("decode", "rows", "dedupe", "frame")
 
@@ -119,6 +122,11 @@ def main() -> None:
         print(f"  {stage:7s} {best[stage]:6.2f}")
     total = sum(best.values())
     print(f"  {'total':7s} {total:6.2f}  -> at most {1e6 / total:,.0f} events/s in one interpreter")
+    # the machine's speed now: the ratio tells our code's cost apart from the machine's drift
+    machine = probe()
+    print(
+        f"machine probe {machine:.2f} µs per event: the total is {total / machine:.2f}x the probe"
+    )
 
 
 if __name__ == "__main__":
