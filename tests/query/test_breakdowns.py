@@ -106,9 +106,10 @@ def test_path_breakdowns_from_the_summary_are_exact_through_every_stage(
     identify(server, token, "a1", "u1")
     check(server, project, late=0)  # all from the events: nothing counted yet
 
-    store.advance_rollup(
-        NOW.replace(minute=0, second=0, microsecond=0, tzinfo=None) + timedelta(hours=1)
-    )
+    # the next hour of the clock now (not of NOW, taken at import: the suite may have crossed
+    # an hour since, and the events sent above were received after that hour began)
+    now = datetime.now(UTC).replace(tzinfo=None, minute=0, second=0, microsecond=0)
+    store.advance_rollup(now + timedelta(hours=1))
     [(stored,)] = store.query(
         "SELECT sum(events) FROM dim_hourly WHERE name IS NULL AND project_id = ?", [project.id]
     ).rows
