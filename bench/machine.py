@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.machine [--rounds 5]
 
 The machine the figures in docs/performance.md come from is shared, and its speed drifts:
-the same tree's ingest figure has moved 3x between hours, and by 1.5x within one. An events/s
+the same tree's ingest figure has moved 3x between days, and by 1.5x within an hour. An events/s
 figure alone cannot tell a change in the code from a change in the machine, so the ingest
 benchmarks print this probe beside their figures (``bench.ingest`` before and after its
 scenarios, while the server is idle).
