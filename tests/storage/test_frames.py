@@ -16,7 +16,7 @@ from msgspec.structs import astuple
 from agentlytics.model.event import EVENT_COLUMNS, BotHit, Event
 from agentlytics.storage.duckdb import frames
 from agentlytics.storage.duckdb.schema import migrate
-from agentlytics.storage.duckdb.store import ARROW_ROWS, DuckDBEventStore
+from agentlytics.storage.duckdb.store import INSERT_ROWS, DuckDBEventStore
 
 NOW = int(time.time() * 1000)
 #: text a JSON encoder must escape, or that is not ASCII
@@ -99,11 +99,11 @@ def test_frames_of_earlier_releases_are_read() -> None:
 
 
 def test_an_apply_through_the_frames_stores_every_event(tmp_path: Path) -> None:
-    """The store's journal and apply end to end: more than ``ARROW_ROWS`` events pending,
+    """The store's journal and apply end to end: more than ``INSERT_ROWS`` events pending,
     so that a read applies them through the frames; what a query reads back is what was
     appended, and a restart (recovery reads the same frames) adds nothing."""
     path = str(tmp_path / "events.duckdb")
-    events = odd_events("p1", 3 * ARROW_ROWS)
+    events = odd_events("p1", 3 * INSERT_ROWS)
     store = DuckDBEventStore(path, apply_ms=60_000)  # applied by the read, not by time
     try:
         for at in range(0, len(events), 50):

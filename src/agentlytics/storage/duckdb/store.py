@@ -61,7 +61,7 @@ APPLY_ROWS = 20_000
 MAX_PENDING = 4 * APPLY_ROWS
 #: from this many rows on, an apply inserts them in one statement (``frames.insert``), not
 #: through the appender
-ARROW_ROWS = 256
+INSERT_ROWS = 256
 #: DuckDB checkpoints its WAL into the file once the WAL is this large. Each checkpoint
 #: recompresses the table's unfinished row group, so at DuckDB's default (16 MB, one
 #: checkpoint per ~40,000 events) ingest spent more CPU checkpointing than inserting; at
@@ -439,7 +439,7 @@ class DuckDBEventStore:
         try:
             if applied is not None:
                 con.execute("UPDATE journal_state SET generation = ?, applied = ?", list(applied))
-            if fresh and applied is not None and len(fresh) >= ARROW_ROWS:
+            if fresh and applied is not None and len(fresh) >= INSERT_ROWS:
                 frames.insert(con, fresh, held)
             elif fresh:
                 self._append_events(fresh)
